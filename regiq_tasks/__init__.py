@@ -1,0 +1,32 @@
+"""regiq-tasks: tracked Celery tasks with progress, ETA, cancellation, history and alerts.
+
+The bundled Celery app is ``regiq_tasks.app`` (defined in ``regiq_tasks.celery`` and
+created only when first used, so that importing this package never creates an app):
+``celery -A regiq_tasks worker``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .api import get_history, get_job, get_pipeline, list_jobs
+from .config import Settings
+from .errors import (ConfigurationError, JobNotCancellable, JobNotFound, RegiqError,
+                     StoreUnavailable)
+from .install import install
+from .states import JobStatus
+from .task import JobCancelled, TrackedTask
+
+__all__ = ["TrackedTask", "JobCancelled", "install", "get_job", "list_jobs", "get_history",
+           "get_pipeline", "JobStatus", "Settings", "RegiqError", "ConfigurationError",
+           "JobNotFound", "JobNotCancellable", "StoreUnavailable"]
+
+
+def __getattr__(name: str) -> Any:
+    # Only the bundled app is lazy: creating a Celery app at import would make it
+    # Celery's current app in every process that merely imports regiq_tasks.
+    if name == "app":
+        from .celery import app
+
+        return app
+    raise AttributeError(f"module 'regiq_tasks' has no attribute {name!r}")

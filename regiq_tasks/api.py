@@ -1,0 +1,145 @@
+"""The Python API for reading jobs: live store first, then history.
+
+Each function takes an optional ``app`` (default: Celery's current app) and returns
+plain dicts in the JSON shape of DESIGN.md. Bad arguments raise ``ValueError`` naming
+the parameter; an unreachable Redis or database raises ``StoreUnavailable``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, TypeVar
+
+import redis
+from celery import current_app
+from sqlalchemy.exc import SQLAlchemyError
+
+from .errors import StoreUnavailable
+from .filters import DEFAULT_LIMIT, JobQuery
+from .history import repository
+from .states import ACTIVE_STATUSES, JobStatus
+from .tracker import Tracker, get_tracker
+
+T = TypeVar("T")
+TimeArg = datetime | str | None
+
+
+def _tracker(app: Any) -> Tracker:
+    tracker = get_tracker(app if app is not None else current_app._get_current_object())
+    tracker.flush(timeout=1.0)  # make this process's own queued changes visible first
+    return tracker
+
+
+@contextmanager
+def _reachable(what: str) -> Iterator[None]:
+    try:
+        yield
+    except redis.RedisError as exc:
+        raise StoreUnavailable(f"{what}: live store (Redis) unreachable: {exc}") from exc
+    except SQLAlchemyError as exc:
+        raise StoreUnavailable(f"{what}: history database unreachable: {exc}") from exc
+
+
+def _job_id(job_id: Any) -> str:
+    if not isinstance(job_id, str) or not job_id or len(job_id) > 255:
+        raise ValueError(f"job_id: expected a non-empty string, got {job_id!r}")
+    return job_id
+
+
+def get_job(job_id: str, *, app: Any = None) -> dict[str, Any] | None:
+    """One job's record from the live store, else from history; None if unknown."""
+    job_id = _job_id(job_id)
+    tracker = _tracker(app)
+    with _reachable("get_job"):
+        record = tracker.store.get(job_id)
+        if record is None:
+            record = repository.get_job(tracker.engine, job_id)
+    return record
+
+
+def list_jobs(*, status: str | None = None, type: str | None = None, worker: str | None = None,
+              pipeline_id: str | None = None, root_id: str | None = None,
+              since: TimeArg = None, until: TimeArg = None, limit: int = DEFAULT_LIMIT,
+              cursor: str | None = None, app: Any = None) -> dict[str, Any]:
+    """Live jobs, newest first: ``{"items": [...], "next_cursor": str | None}``."""
+    q = JobQuery.build(status=status, type=type, worker=worker, pipeline_id=pipeline_id,
+                       root_id=root_id, since=since, until=until, limit=limit, cursor=cursor)
+    tracker = _tracker(app)
+    with _reachable("list_jobs"):
+        items, next_cursor = tracker.store.lister.list(q)
+    return {"items": items, "next_cursor": next_cursor}
+
+
+def get_history(*, status: str | None = None, type: str | None = None,
+                worker: str | None = None, pipeline_id: str | None = None,
+                root_id: str | None = None, name: str | None = None, since: TimeArg = None,
+                until: TimeArg = None, limit: int = DEFAULT_LIMIT, cursor: str | None = None,
+                app: Any = None) -> dict[str, Any]:
+    """Archived jobs from SQL, newest first: ``{"items": [...], "next_cursor": ...}``."""
+    q = JobQuery.build(status=status, type=type, worker=worker, pipeline_id=pipeline_id,
+                       root_id=root_id, name=name, since=since, until=until, limit=limit,
+                       cursor=cursor)
+    tracker = _tracker(app)
+    with _reachable("get_history"):
+        items, next_cursor = repository.query_history(tracker.engine, q)
+    return {"items": items, "next_cursor": next_cursor}
+
+
+def _pipeline_status(counts: Counter[str]) -> str:
+    if counts[JobStatus.RUNNING] or counts[JobStatus.RETRYING]:
+        return JobStatus.RUNNING.value
+    if counts[JobStatus.QUEUED]:
+        return JobStatus.QUEUED.value
+    for status in (JobStatus.FAILED, JobStatus.LOST, JobStatus.CANCELLED):
+        if counts[status]:
+            return status.value
+    return JobStatus.SUCCEEDED.value
+
+
+def _job_percent(job: dict[str, Any]) -> float:
+    if job["status"] not in ACTIVE_STATUSES:
+        return 100.0
+    progress = job.get("progress") or {}
+    return float(progress.get("percent") or 0.0)
+
+
+def summarize_pipeline(pipeline_id: str, jobs: list[dict[str, Any]]) -> dict[str, Any]:
+    """A pipeline as one: its jobs (oldest first), status counts and aggregate progress."""
+    jobs = sorted(jobs, key=lambda j: (j["created_at"] or "", j["id"]))
+    counts = Counter(j["status"] for j in jobs)
+    finished = [j["finished_at"] for j in jobs if j["finished_at"]]
+    done = not any(counts[s] for s in ACTIVE_STATUSES)
+    return {"pipeline_id": pipeline_id, "status": _pipeline_status(counts),
+            "total_jobs": len(jobs), "counts": dict(counts),
+            "progress": {"percent": round(sum(map(_job_percent, jobs)) / len(jobs), 2),
+                         "finished_jobs": sum(1 for j in jobs
+                                              if j["status"] not in ACTIVE_STATUSES)},
+            "created_at": jobs[0]["created_at"],
+            "finished_at": max(finished) if done and finished else None, "jobs": jobs}
+
+
+def get_pipeline(pipeline_id: str, *, app: Any = None) -> dict[str, Any] | None:
+    """A chain/group/chord as one (live jobs, then archived ones); None if unknown."""
+    pipeline_id = _job_id(pipeline_id)
+    tracker = _tracker(app)
+    with _reachable("get_pipeline"):
+        live = {j["id"]: j for j in tracker.store.lister.pipeline_records(pipeline_id)}
+        archived = _all_pages(lambda cursor: repository.query_history(
+            tracker.engine, JobQuery.build(pipeline_id=pipeline_id, limit=500, cursor=cursor)))
+    jobs = {**{j["id"]: j for j in archived}, **live}
+    return summarize_pipeline(pipeline_id, list(jobs.values())) if jobs else None
+
+
+def _all_pages(fetch: Callable[[str | None], tuple[list[T], str | None]],
+               max_pages: int = 20) -> list[T]:
+    items: list[T] = []
+    cursor: str | None = None
+    for _ in range(max_pages):
+        page, cursor = fetch(cursor)
+        items.extend(page)
+        if cursor is None:
+            break
+    return items

@@ -1,0 +1,120 @@
+"""The archiver: finished jobs from the Redis archive stream into the SQL history.
+
+Entries are read through the ``archiver`` consumer group, their jobs upserted into
+``job_history`` in one transaction per batch, and only then acknowledged and deleted
+from the stream. Entries delivered but not acknowledged (the archiver crashed or the
+database failed) are claimed again on the next pass. Upserts by id make a redelivery
+harmless: a crash at any point loses nothing and duplicates nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from sqlalchemy.engine import Engine
+
+from .history.repository import upsert_jobs
+from .keys import ARCHIVER_GROUP
+from .states import FINAL_STATUSES
+from .store import LiveStore
+
+logger = logging.getLogger(__name__)
+
+SAFETY_TTL_EXTRA = 86_400  # s: a job hash expires this long after its live TTL regardless
+
+
+@dataclass
+class Batch:
+    """Stream entries read for archiving and the job records they point to."""
+
+    entry_ids: list[bytes]
+    job_ids: list[str]
+    records: list[dict[str, Any]]
+
+
+def consumer_name() -> str:
+    """A consumer name unique to this process."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Archiver:
+    """Moves finished jobs from the live store into the history table, in batches."""
+
+    def __init__(self, store: LiveStore, engine: Engine, live_ttl: float,
+                 batch_size: int = 1000, consumer: str | None = None) -> None:
+        self.store = store
+        self.client: redis.Redis = store.client
+        self.engine = engine
+        self.live_ttl = live_ttl
+        self.batch_size = batch_size
+        self.consumer = consumer or consumer_name()
+        self._group_ready = False
+
+    def _ensure_group(self) -> None:
+        if self._group_ready:
+            return
+        try:
+            self.client.xgroup_create(self.store.keys.archive, ARCHIVER_GROUP, id="0",
+                                      mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        self._group_ready = True
+
+    def read(self, block_ms: int = 0) -> Batch:
+        """Claim entries left pending by anyone, else read new ones (waiting ``block_ms``)."""
+        self._ensure_group()
+        key = self.store.keys.archive
+        claimed = self.client.xautoclaim(key, ARCHIVER_GROUP, self.consumer, min_idle_time=0,
+                                         start_id="0-0", count=self.batch_size)
+        entries = [e for e in claimed[1] if e and e[1]]
+        if not entries:
+            reply = self.client.xreadgroup(ARCHIVER_GROUP, self.consumer, {key: ">"},
+                                           count=self.batch_size, block=block_ms or None)
+            entries = reply[0][1] if reply else []
+        entry_ids = [e[0] for e in entries]
+        job_ids = [e[1][b"id"].decode() for e in entries]
+        records = [r for r in self.store.get_many(job_ids)
+                   if r is not None and r["status"] in FINAL_STATUSES]
+        return Batch(entry_ids, job_ids, records)
+
+    def commit(self, batch: Batch) -> int:
+        """Upsert the batch's records into the history (one transaction)."""
+        return upsert_jobs(self.engine, batch.records) if batch.records else 0
+
+    def acknowledge(self, batch: Batch) -> None:
+        """Ack and delete the entries, and start the live TTL of their jobs."""
+        if not batch.entry_ids:
+            return
+        keys = self.store.keys
+        now = float(self.client.time()[0])
+        pipe = self.client.pipeline(transaction=False)
+        pipe.xack(keys.archive, ARCHIVER_GROUP, *batch.entry_ids)
+        pipe.xdel(keys.archive, *batch.entry_ids)
+        pipe.zadd(keys.expiry, {job_id: now + self.live_ttl for job_id in batch.job_ids})
+        for job_id in batch.job_ids:
+            pipe.expire(keys.job(job_id), int(self.live_ttl + SAFETY_TTL_EXTRA))
+        pipe.execute()
+
+    def run_once(self, block_ms: int = 0) -> int:
+        """Archive one batch; returns the number of history rows written."""
+        batch = self.read(block_ms)
+        written = self.commit(batch)
+        self.acknowledge(batch)
+        return written
+
+    def drain(self, max_batches: int = 1_000_000) -> int:
+        """Archive until the stream has nothing left to deliver; returns rows written."""
+        total = 0
+        for _ in range(max_batches):
+            batch = self.read(0)
+            if not batch.entry_ids:
+                break
+            total += self.commit(batch)
+            self.acknowledge(batch)
+        return total

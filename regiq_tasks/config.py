@@ -1,0 +1,144 @@
+"""Settings for regiq-tasks, read once from the Celery app's config and the environment.
+
+Every setting ``name`` is looked up as ``regiq_<name>`` in the Celery app's configuration
+first, then as the environment variable ``REGIQ_<NAME>``, then falls back to its default.
+This is the only module that reads the environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ConfigurationError
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"  # live store; broker and backend default to it
+DEFAULT_DATABASE_URL = "sqlite:///regiq-history.db"  # SQLite file in the working directory
+DEFAULT_KEY_PREFIX = "regiq:"  # prefix of every Redis key, stream and channel we own
+DEFAULT_PROGRESS_INTERVAL = 0.25  # s: at most one progress write per job per interval
+DEFAULT_BACKEND_PROGRESS_INTERVAL = 1.0  # s: PROGRESS state to the result backend / Celery event
+DEFAULT_LIVE_TTL = 3600.0  # s: a finished, archived job stays in the live store this long
+DEFAULT_LOST_AFTER = 60.0  # s: a running job without heartbeat this long becomes `lost`
+DEFAULT_CANCEL_GRACE = 10.0  # s: cooperative cancel window before a forced terminate
+DEFAULT_LIVE_MAX_RATE = 10.0  # progress updates per job per second to one live client
+DEFAULT_MAX_BODY_BYTES = 65536  # REST request bodies above this are refused with 413
+DEFAULT_ALERT_QUEUE = "regiq.alerts"  # queue of the alert tasks
+DEFAULT_FAILURE_BURST = "5/600"  # failures/seconds of one type that escalate to CRITICAL
+DEFAULT_FLUSH_INTERVAL = 0.05  # s: the background writer flushes queued transitions this often
+DEFAULT_EVENTS_MAXLEN = 100_000  # approximate length cap of the event stream
+DEFAULT_ARCHIVE_BATCH = 1000  # jobs per archiver transaction
+DEFAULT_REDIS_TIMEOUT = 2.0  # s: socket connect/read timeout of the tracking Redis client
+DEFAULT_RESOURCE_INTERVAL = 0.5  # s: RSS sampling period in processes that run tasks
+DEFAULT_AUTO_MIGRATE = True  # workers bring the history schema to head before archiving
+
+
+def _to_bool(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"not a boolean: {raw!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Frozen regiq-tasks settings; build with :meth:`from_app` or :meth:`from_env`."""
+
+    redis_url: str = DEFAULT_REDIS_URL
+    broker_url: str | None = None
+    result_backend: str | None = None
+    database_url: str = DEFAULT_DATABASE_URL
+    key_prefix: str = DEFAULT_KEY_PREFIX
+    progress_interval: float = DEFAULT_PROGRESS_INTERVAL
+    backend_progress_interval: float = DEFAULT_BACKEND_PROGRESS_INTERVAL
+    live_ttl: float = DEFAULT_LIVE_TTL
+    lost_after: float = DEFAULT_LOST_AFTER
+    cancel_grace: float = DEFAULT_CANCEL_GRACE
+    live_max_rate: float = DEFAULT_LIVE_MAX_RATE
+    api_tokens: str = ""
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    alert_queue: str = DEFAULT_ALERT_QUEUE
+    failure_burst: str = DEFAULT_FAILURE_BURST
+    alert_webhook_url: str = ""
+    alert_webhook_format: str = "json"
+    flush_interval: float = DEFAULT_FLUSH_INTERVAL
+    events_maxlen: int = DEFAULT_EVENTS_MAXLEN
+    archive_batch: int = DEFAULT_ARCHIVE_BATCH
+    redis_timeout: float = DEFAULT_REDIS_TIMEOUT
+    resource_interval: float = DEFAULT_RESOURCE_INTERVAL
+    auto_migrate: bool = DEFAULT_AUTO_MIGRATE
+    extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        for name in ("progress_interval", "live_ttl", "lost_after", "cancel_grace",
+                     "flush_interval", "redis_timeout", "resource_interval",
+                     "backend_progress_interval"):
+            if getattr(self, name) <= 0:
+                raise ConfigurationError(f"regiq setting {name} must be > 0")
+        if not self.key_prefix:
+            raise ConfigurationError("regiq setting key_prefix must not be empty")
+
+    @property
+    def effective_broker_url(self) -> str:
+        """The broker URL: ``broker_url`` if set, else the live-store Redis."""
+        return self.broker_url or self.redis_url
+
+    @property
+    def effective_result_backend(self) -> str:
+        """The result backend URL: ``result_backend`` if set, else the live-store Redis."""
+        return self.result_backend or self.redis_url
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL with plain ``postgresql://`` mapped to the psycopg 3 driver."""
+        url = self.database_url
+        for plain in ("postgresql://", "postgres://"):
+            if url.startswith(plain):
+                return "postgresql+psycopg://" + url[len(plain):]
+        return url
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from the environment only."""
+        return cls.from_sources({}, os.environ if environ is None else environ)
+
+    @classmethod
+    def from_app(cls, app: Any, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from a Celery app's ``regiq_*`` config, then the environment."""
+        conf = {k: v for k, v in app.conf.items() if k.startswith("regiq_")}
+        return cls.from_sources(conf, os.environ if environ is None else environ)
+
+    @classmethod
+    def from_sources(cls, conf: Mapping[str, Any], environ: Mapping[str, str]) -> Settings:
+        """Build settings from a ``regiq_*`` mapping and an environment mapping."""
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            if f.name == "extra":
+                continue
+            raw: Any = conf.get(f"regiq_{f.name}")
+            source = f"regiq_{f.name}"
+            if raw is None:
+                raw = environ.get(f"REGIQ_{f.name.upper()}")
+                source = f"REGIQ_{f.name.upper()}"
+            if raw is None:
+                continue
+            values[f.name] = _coerce(f.name, f.type, raw, source)
+        return cls(**values)
+
+
+def _coerce(name: str, type_name: Any, raw: Any, source: str) -> Any:
+    kind = str(type_name)
+    try:
+        if kind == "bool":
+            return raw if isinstance(raw, bool) else _to_bool(str(raw))
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigurationError(f"{source}: {exc}") from None
+    return str(raw) if raw is not None else None

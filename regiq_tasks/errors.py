@@ -1,0 +1,32 @@
+"""Typed errors of regiq-tasks; the monitor maps each to an HTTP status in one place."""
+
+from __future__ import annotations
+
+
+class RegiqError(Exception):
+    """Root of every error regiq-tasks raises on purpose."""
+
+
+class ConfigurationError(RegiqError, ValueError):
+    """A setting has a value that cannot be used."""
+
+
+class JobNotFound(RegiqError, LookupError):
+    """No job with this id is known to the live store or the history."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"no job with id {job_id!r}")
+        self.job_id = job_id
+
+
+class JobNotCancellable(RegiqError):
+    """The job already reached a final status that a cancel cannot change."""
+
+    def __init__(self, job_id: str, status: str) -> None:
+        super().__init__(f"job {job_id!r} is {status} and cannot be cancelled")
+        self.job_id = job_id
+        self.status = status
+
+
+class StoreUnavailable(RegiqError):
+    """The live store (Redis) or the history database cannot be reached."""

@@ -1,0 +1,28 @@
+"""``install(app)``: plug regiq-tasks into an application's own Celery app."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .config import Settings
+from .tracker import get_tracker
+
+
+def install(app: Any, **settings: Any) -> Any:
+    """Track ``app``'s ``TrackedTask`` tasks; returns the app.
+
+    Connects the signal receivers (publish, lifecycle, worker start/stop: the archiver
+    and the lost-job reaper then run inside every worker of this app). Keyword
+    arguments are regiq settings without the ``regiq_`` prefix (``key_prefix="x:"``)
+    and take precedence over the app's config and the environment. The user's queues
+    and routes are left alone.
+    """
+    from signals import connect
+
+    for name, value in settings.items():
+        if name not in Settings.__dataclass_fields__ or name == "extra":
+            raise ValueError(f"install: unknown regiq setting {name!r}")
+        app.conf[f"regiq_{name}"] = value
+    connect(app)
+    get_tracker(app)  # validates the settings now rather than at the first task
+    return app

@@ -1,0 +1,112 @@
+"""In-process state of the jobs running in this process: progress, rate, ETA, resources.
+
+A :class:`JobRuntime` lives from ``task_prerun`` to ``task_postrun`` in the process that
+runs the job. ``progress()`` only updates it; a flush turns it into a store change at
+most once per ``progress_interval``. Nothing here talks to Redis.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Any
+
+import psutil
+
+RATE_SMOOTHING = 0.3  # weight of the newest rate sample in the exponential average
+
+_current = threading.local()
+
+
+def current_runtime() -> JobRuntime | None:
+    """The runtime of the job running in this thread, if any."""
+    return getattr(_current, "rt", None)
+
+
+def set_current_runtime(rt: JobRuntime | None) -> None:
+    """Make ``rt`` the job running in this thread (None when it ends)."""
+    _current.rt = rt
+
+
+class JobRuntime:
+    """Progress, rate and resource figures of one running job in this process."""
+
+    __slots__ = ("job_id", "task", "started_wall", "started_mono", "cpu_process", "cpu_thread",
+                 "shared_process", "next_flush", "next_backend", "current", "total", "message",
+                 "rate", "flushed_current", "flushed_at", "cancelled", "metadata",
+                 "metadata_dirty", "peak_rss", "outcome", "error")
+
+    def __init__(self, job_id: str, task: Any, started_wall: float, rss: int) -> None:
+        self.job_id = job_id
+        self.task = task
+        self.started_wall = started_wall
+        self.started_mono = time.monotonic()
+        self.cpu_process = time.process_time()
+        self.cpu_thread = time.thread_time()
+        self.shared_process = False  # another job ran in this process at the same time
+        self.next_flush = 0.0
+        self.next_backend = 0.0
+        self.current: float | None = None
+        self.total: float | None = None
+        self.message: str | None = None
+        self.rate: float | None = None
+        self.flushed_current: float | None = None
+        self.flushed_at = self.started_mono
+        self.cancelled = False
+        self.metadata: dict[str, Any] = {}
+        self.metadata_dirty = False
+        self.peak_rss = rss
+        self.outcome: tuple[str, dict[str, Any] | None] | None = None
+        self.error: dict[str, Any] | None = None
+
+    def update_rate(self, now: float) -> None:
+        """Fold the progress made since the last flush into the smoothed rate."""
+        if self.current is None:
+            return
+        if self.flushed_current is not None and now > self.flushed_at:
+            sample = (self.current - self.flushed_current) / (now - self.flushed_at)
+            if sample >= 0:
+                self.rate = sample if self.rate is None else (
+                    RATE_SMOOTHING * sample + (1 - RATE_SMOOTHING) * self.rate)
+        elif self.flushed_current is None and now > self.started_mono:
+            self.rate = self.current / (now - self.started_mono)
+        self.flushed_current = self.current
+        self.flushed_at = now
+
+    def eta_seconds(self) -> float | None:
+        """Seconds left at the smoothed rate, if the total and a rate are known."""
+        if self.total is None or self.current is None or not self.rate:
+            return None
+        return round(max(0.0, (self.total - self.current) / self.rate), 3)
+
+    def resources(self) -> dict[str, Any]:
+        """CPU time, CPU percent and peak RSS of the job so far."""
+        wall = max(1e-9, time.monotonic() - self.started_mono)
+        if self.shared_process:
+            cpu = time.thread_time() - self.cpu_thread
+        else:
+            cpu = time.process_time() - self.cpu_process
+        return {"cpu_time_s": round(cpu, 6), "cpu_percent": round(100.0 * cpu / wall, 2),
+                "peak_rss_bytes": self.peak_rss or None}
+
+
+class ResourceSampler:
+    """Samples this process's RSS on a timer and raises the peak of the running jobs."""
+
+    def __init__(self) -> None:
+        self._process: psutil.Process | None = None
+        self._pid = 0
+        self.last_rss = 0
+
+    def sample(self, runtimes: list[JobRuntime]) -> int:
+        """Take one RSS sample and fold it into each running job's peak."""
+        if self._pid != os.getpid():
+            self._process, self._pid = psutil.Process(), os.getpid()
+        assert self._process is not None
+        rss = self._process.memory_info().rss
+        self.last_rss = rss
+        for rt in runtimes:
+            if rss > rt.peak_rss:
+                rt.peak_rss = rss
+        return rss

@@ -1,0 +1,135 @@
+"""The Redis live store: atomic job changes (Lua), heartbeats, expiry and reads.
+
+Every write to a job goes through ``apply.lua``, which applies a :class:`Change`
+atomically in one round trip: it never moves a job out of a final status nor back to
+``queued``, keeps the lex indexes in step with the job's fields, maintains the running
+set, queues finished jobs for the archiver and appends the change to the event stream.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import redis
+
+from ..keys import Keys
+from ..record import record_from_hash
+from .query import JobLister
+
+__all__ = ["Change", "LiveStore", "index_member"]
+
+_PRIVATE_FIELDS = frozenset({"_ix", "cancel_requested"})
+
+
+def index_member(created_at: float, job_id: str) -> str:
+    """The lex-index member of a job: fixed-width creation time in µs, then the id."""
+    return f"{int(created_at * 1_000_000):016d}:{job_id}"
+
+
+def encode_value(value: Any) -> str:
+    """A field value as stored in the job hash (nested values as JSON)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
+@dataclass(slots=True)
+class Change:
+    """One change to a job; ``fill`` fields are written only where still absent."""
+
+    job_id: str
+    status: str = ""
+    set: dict[str, Any] = field(default_factory=dict)
+    fill: dict[str, Any] = field(default_factory=dict)
+    event: bool = True
+    reap_cutoff: float | None = None
+    on_result: Callable[[str, bool], None] | None = None
+
+    def event_data(self) -> str:
+        """JSON of the public fields this change writes, for the event stream."""
+        data = {k: v for k, v in {**self.fill, **self.set}.items()
+                if k not in _PRIVATE_FIELDS and v is not None}
+        if self.status:
+            data["status"] = self.status
+        return json.dumps(data, separators=(",", ":"), default=str)
+
+
+def _load(name: str) -> str:
+    return resources.files(__package__).joinpath(name).read_text()
+
+
+class LiveStore:
+    """Reads and atomic writes of the live job store in one Redis."""
+
+    def __init__(self, client: redis.Redis, keys: Keys, events_maxlen: int = 100_000) -> None:
+        self.client = client
+        self.keys = keys
+        self.events_maxlen = events_maxlen
+        self._apply = client.register_script(_load("apply.lua"))
+        self._heartbeat = client.register_script(_load("heartbeat.lua"))
+        self._stale = client.register_script(_load("stale.lua"))
+        self._expire = client.register_script(_load("expire.lua"))
+        self.lister = JobLister(client, keys)
+
+    def _apply_call(self, change: Change, client: Any) -> Any:
+        pairs_set = [x for k, v in change.set.items() if v is not None
+                     for x in (k, encode_value(v))]
+        pairs_fill = [x for k, v in change.fill.items() if v is not None
+                      for x in (k, encode_value(v))]
+        k = self.keys
+        return self._apply(
+            keys=[k.job(change.job_id), k.events, k.archive, k.running],
+            args=[k.index_prefix, change.job_id, change.status, self.events_maxlen,
+                  change.event_data() if change.event else "",
+                  "" if change.reap_cutoff is None else repr(change.reap_cutoff),
+                  len(pairs_set) // 2, *pairs_set, *pairs_fill],
+            client=client)
+
+    @staticmethod
+    def _result(raw: Sequence[bytes]) -> tuple[str, bool]:
+        return raw[0].decode(), raw[1] == b"1"
+
+    def apply(self, change: Change) -> tuple[str, bool]:
+        """Apply one change now; returns (status after, cancel requested)."""
+        return self._result(self._apply_call(change, self.client))
+
+    def apply_many(self, changes: Sequence[Change]) -> list[tuple[str, bool]]:
+        """Apply several changes in one pipelined round trip, in order."""
+        pipe = self.client.pipeline(transaction=False)
+        for change in changes:
+            self._apply_call(change, pipe)
+        return [self._result(r) for r in pipe.execute()]
+
+    def heartbeat(self, job_ids: Iterable[str]) -> int:
+        """Renew the heartbeat of these running jobs."""
+        ids = list(job_ids)
+        return int(self._heartbeat(keys=[self.keys.running], args=ids)) if ids else 0
+
+    def stale(self, lost_after: float, count: int = 500) -> tuple[float, list[str]]:
+        """Running jobs without a heartbeat for ``lost_after`` s, and the cutoff used."""
+        raw = self._stale(keys=[self.keys.running], args=[lost_after, count])
+        return float(raw[0]), [x.decode() for x in raw[1:]]
+
+    def expire_due(self, count: int = 1000) -> int:
+        """Drop archived jobs whose live TTL is over; returns how many."""
+        return int(self._expire(keys=[self.keys.expiry],
+                                args=[self.keys.job_prefix, self.keys.index_prefix, count]))
+
+    def get(self, job_id: str) -> dict[str, Any] | None:
+        """The live record of one job, or None."""
+        return record_from_hash(self.client.hgetall(self.keys.job(job_id)))
+
+    def get_many(self, job_ids: Sequence[str]) -> list[dict[str, Any] | None]:
+        """The live records of several jobs, in order (None where unknown)."""
+        pipe = self.client.pipeline(transaction=False)
+        for job_id in job_ids:
+            pipe.hgetall(self.keys.job(job_id))
+        return [record_from_hash(h) for h in pipe.execute()]

@@ -1,0 +1,70 @@
+-- Apply one change to a job: status transition, progress or metadata, atomically.
+-- KEYS: 1 job hash, 2 events stream, 3 archive stream, 4 running zset
+-- ARGV: 1 index prefix, 2 job id, 3 new status or '', 4 events maxlen,
+--       5 event data JSON or '' (no event), 6 reap cutoff or '' (only apply while the
+--       job's heartbeat is older than this), 7 number of "set" pairs N,
+--       then N field/value pairs to overwrite, then field/value pairs to fill if absent.
+-- Returns {status after, cancel_requested flag or ''}.
+local FINAL = {succeeded = true, failed = true, cancelled = true, lost = true}
+local RANK = {queued = 0, running = 1, retrying = 1}
+local job, id, new = KEYS[1], ARGV[2], ARGV[3]
+local cur = redis.call('HMGET', job, 'status', 'type', 'worker', 'pipeline_id', '_ix',
+                       'cancel_requested')
+local status = cur[1]
+if status and FINAL[status] then return {status, cur[6] or ''} end
+if not status and new == '' then return {'', ''} end
+if ARGV[6] ~= '' then
+  if not status then redis.call('ZREM', KEYS[4], id) return {'', ''} end
+  local beat = redis.call('ZSCORE', KEYS[4], id)
+  if not beat or tonumber(beat) > tonumber(ARGV[6]) then return {status or '', ''} end
+end
+if new ~= '' and status and not FINAL[new] and RANK[new] < RANK[status] then new = '' end
+local nset = tonumber(ARGV[7])
+local i = 8
+while i < 8 + 2 * nset do
+  redis.call('HSET', job, ARGV[i], ARGV[i + 1])
+  i = i + 2
+end
+while i <= #ARGV do
+  redis.call('HSETNX', job, ARGV[i], ARGV[i + 1])
+  i = i + 2
+end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
+if new ~= '' then redis.call('HSET', job, 'status', new) end
+local after = redis.call('HMGET', job, 'status', 'type', 'worker', 'pipeline_id', '_ix',
+                         'created_at', 'started_at', 'finished_at', 'queue_wait_s',
+                         'duration_s')
+if after[7] and after[6] and not after[9] then
+  redis.call('HSET', job, 'queue_wait_s', math.max(0, tonumber(after[7]) - tonumber(after[6])))
+end
+if after[8] and after[7] and not after[10] then
+  redis.call('HSET', job, 'duration_s', math.max(0, tonumber(after[8]) - tonumber(after[7])))
+end
+local P = ARGV[1]
+local oldix, newix = cur[5], after[5]
+if newix and oldix ~= newix then
+  if oldix then redis.call('ZREM', P .. 'all', oldix) end
+  redis.call('ZADD', P .. 'all', 0, newix)
+end
+local dims = {'status', 'type', 'worker', 'pipeline'}
+for d = 1, 4 do
+  local o, n = cur[d], after[d]
+  if newix and (o ~= n or oldix ~= newix) then
+    if o and oldix then redis.call('ZREM', P .. dims[d] .. ':' .. o, oldix) end
+    if n then redis.call('ZADD', P .. dims[d] .. ':' .. n, 0, newix) end
+  end
+end
+if new == 'running' then
+  redis.call('ZADD', KEYS[4], now, id)
+elseif new ~= '' then
+  redis.call('ZREM', KEYS[4], id)
+end
+if new ~= '' and FINAL[new] then
+  redis.call('XADD', KEYS[3], '*', 'id', id)
+end
+if ARGV[5] ~= '' then
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'id', id, 'status',
+             after[1] or '', 'data', ARGV[5])
+end
+return {after[1] or '', redis.call('HGET', job, 'cancel_requested') or ''}

@@ -1,0 +1,116 @@
+"""``TrackedTask``: the base class a pipeline author decorates tasks with."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from celery import Task
+
+from .errors import RegiqError
+from .runtime import JobRuntime, current_runtime
+from .tracker import get_tracker
+from .transitions import progressed
+
+logger = logging.getLogger(__name__)
+
+
+class JobCancelled(RegiqError):
+    """Raised inside a tracked task once a cancel was requested for its job."""
+
+
+class TrackedTask(Task):
+    """A Celery task whose every run is tracked, with progress, ETA and cancellation.
+
+    Task options: ``job_type`` (defaults to the task's short name), ``alert_severity``
+    (LOW, MEDIUM, HIGH or CRITICAL; default HIGH), ``expected_duration`` (seconds).
+    """
+
+    job_type: str | None = None
+    alert_severity: str = "HIGH"
+    expected_duration: float | None = None
+
+    @classmethod
+    def on_bound(cls, app: Any) -> None:
+        """Wire the tracking signal receivers as soon as a tracked task exists."""
+        from signals import connect
+
+        connect(app)
+
+    def _runtime(self) -> JobRuntime:
+        rt = current_runtime()
+        if rt is None or rt.task is not self:
+            raise RuntimeError(f"{self.name}: progress tracking is only available while the "
+                               "task runs in a worker with regiq_tasks installed")
+        return rt
+
+    def progress(self, current: float, total: float | None = None,
+                 message: str | None = None) -> None:
+        """Report progress; cheap to call often. Raises JobCancelled once cancelled."""
+        rt = current_runtime()
+        if rt is None or rt.task is not self:
+            self._runtime()
+        assert rt is not None
+        if rt.cancelled:
+            raise JobCancelled(f"job {rt.job_id} was cancelled")
+        if current < 0 or (total is not None and total <= 0):
+            raise ValueError(f"progress: need current >= 0 and total > 0, got "
+                             f"current={current!r}, total={total!r}")
+        rt.current = current
+        if total is not None:
+            rt.total = total
+        if message is not None:
+            rt.message = message
+        now = time.monotonic()
+        if now >= rt.next_flush:
+            self._flush_progress(rt, now)
+
+    def _flush_progress(self, rt: JobRuntime, now: float) -> None:
+        tracker = get_tracker(self.app)
+        rt.next_flush = now + tracker.settings.progress_interval
+        rt.update_rate(now)
+        change = progressed(rt)
+        change.on_result = lambda _status, cancelled: _mark_cancelled(rt, cancelled)
+        tracker.submit(change)
+        if now >= rt.next_backend:
+            rt.next_backend = now + tracker.settings.backend_progress_interval
+            self._publish_progress_state(rt)
+
+    def _publish_progress_state(self, rt: JobRuntime) -> None:
+        """Send the PROGRESS state to the result backend and a ``task-progress`` event."""
+        meta = {"current": rt.current, "total": rt.total, "message": rt.message,
+                "percent": round(100.0 * rt.current / rt.total, 2)
+                if rt.total and rt.current is not None else None,
+                "eta_seconds": rt.eta_seconds(), "rate_per_s": rt.rate}
+        try:
+            self.update_state(task_id=rt.job_id, state="PROGRESS", meta=meta)
+        except Exception as exc:  # tracking never breaks the task
+            logger.debug("regiq: PROGRESS state not stored: %s", exc)
+        try:
+            if self.request.hostname:
+                self.send_event("task-progress", retry=False, **meta)
+        except Exception as exc:
+            logger.debug("regiq: task-progress event not sent: %s", exc)
+
+    def check_cancelled(self) -> None:
+        """Raise JobCancelled if a cancel was requested for this job."""
+        if self._runtime().cancelled:
+            raise JobCancelled(f"job {current_runtime().job_id} was cancelled")  # type: ignore[union-attr]
+
+    def set_metadata(self, **values: Any) -> None:
+        """Attach JSON-serialisable key/values to the job record (merged, last wins)."""
+        rt = self._runtime()
+        for key, value in values.items():
+            try:
+                json.dumps(value)
+            except (TypeError, ValueError):
+                raise ValueError(f"set_metadata: value of {key!r} is not JSON-serialisable")
+        rt.metadata.update(values)
+        rt.metadata_dirty = True
+
+
+def _mark_cancelled(rt: JobRuntime, cancelled: bool) -> None:
+    if cancelled:
+        rt.cancelled = True

@@ -1,0 +1,111 @@
+"""Thin receivers: translate Celery's signal arguments, call ``regiq_tasks.lifecycle``.
+
+Celery logs and swallows receiver exceptions; the receivers add nothing that could
+raise into a task beyond what the lifecycle functions guard themselves.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+from celery import signals
+from celery._state import get_current_worker_task
+
+from regiq_tasks import lifecycle
+from regiq_tasks.housekeeping import start_housekeeper, stop_housekeeper
+from regiq_tasks.states import JobStatus
+from regiq_tasks.tracker import get_tracker
+
+_apps: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def connected_apps() -> list[Any]:
+    """The Celery apps tracking is connected for in this process."""
+    return list(_apps)
+
+
+def _tracked(name: str) -> Any:
+    for app in _apps:
+        task = app.tasks.get(name)
+        if task is not None and lifecycle.is_tracked(task):
+            return task
+    return None
+
+
+def on_before_publish(sender: Any = None, headers: Any = None, body: Any = None,
+                      routing_key: Any = None, **_: Any) -> None:
+    lifecycle.stamp_headers(headers, get_current_worker_task())
+    task = _tracked(sender)
+    if task is not None:
+        lifecycle.on_published(task, headers, body, routing_key)
+
+
+def on_prerun(sender: Any = None, task_id: Any = None, task: Any = None, args: Any = None,
+              kwargs: Any = None, **_: Any) -> None:
+    if lifecycle.is_tracked(task):
+        lifecycle.on_started(task, task_id, args, kwargs)
+
+
+def on_success(sender: Any = None, **_: Any) -> None:
+    if lifecycle.is_tracked(sender):
+        lifecycle.on_outcome(sender, sender.request.id, JobStatus.SUCCEEDED, None)
+
+
+def on_failure(sender: Any = None, task_id: Any = None, exception: Any = None,
+               einfo: Any = None, **_: Any) -> None:
+    if lifecycle.is_tracked(sender):
+        lifecycle.on_failure(sender, task_id, exception, getattr(einfo, "traceback", None))
+
+
+def on_retry(sender: Any = None, request: Any = None, reason: Any = None, einfo: Any = None,
+             **_: Any) -> None:
+    if lifecycle.is_tracked(sender):
+        lifecycle.on_retry(sender, request.id, reason, getattr(einfo, "traceback", None))
+
+
+def on_postrun(sender: Any = None, task_id: Any = None, state: Any = None, **_: Any) -> None:
+    if lifecycle.is_tracked(sender):
+        lifecycle.on_finished(sender, task_id, state)
+
+
+def on_revoked(sender: Any = None, request: Any = None, expired: Any = False, **_: Any) -> None:
+    if lifecycle.is_tracked(sender):
+        lifecycle.on_revoked(sender, request, bool(expired))
+
+
+def on_process_shutdown(**_: Any) -> None:
+    for app in _apps:
+        get_tracker(app).close()
+
+
+def on_worker_ready(sender: Any = None, **_: Any) -> None:
+    for app in _apps:
+        start_housekeeper(app, getattr(sender, "hostname", None))
+
+
+def on_worker_shutdown(**_: Any) -> None:
+    for app in _apps:
+        stop_housekeeper(app)
+        get_tracker(app).close()
+
+
+_RECEIVERS = (
+    (signals.before_task_publish, on_before_publish),
+    (signals.task_prerun, on_prerun),
+    (signals.task_success, on_success),
+    (signals.task_failure, on_failure),
+    (signals.task_retry, on_retry),
+    (signals.task_postrun, on_postrun),
+    (signals.task_revoked, on_revoked),
+    (signals.worker_process_shutdown, on_process_shutdown),
+    (signals.worker_ready, on_worker_ready),
+    (signals.worker_shutdown, on_worker_shutdown),
+)
+
+
+def connect(app: Any) -> None:
+    """Track ``app``'s tracked tasks in this process (idempotent)."""
+    _apps.add(app)
+    for signal, receiver in _RECEIVERS:
+        signal.connect(receiver, weak=False, dispatch_uid=f"regiq.{receiver.__name__}")
