@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from contextvars import ContextVar
 from typing import Any
 
 from celery import Task
@@ -15,6 +16,14 @@ from .tracker import get_tracker
 from .transitions import progressed
 
 logger = logging.getLogger(__name__)
+
+
+_publishing: ContextVar[Task | None] = ContextVar("regiq_publishing", default=None)
+
+
+def publishing_task() -> Task | None:
+    """The tracked task whose ``apply_async`` is running in this context, if any."""
+    return _publishing.get()
 
 
 class JobCancelled(RegiqError):
@@ -38,6 +47,14 @@ class TrackedTask(Task):
         from signals import connect
 
         connect(app)
+
+    def apply_async(self, *args: Any, **kwargs: Any) -> Any:
+        """Publish as Celery does, letting the publish receiver know which app sends it."""
+        token = _publishing.set(self)
+        try:
+            return super().apply_async(*args, **kwargs)
+        finally:
+            _publishing.reset(token)
 
     def _runtime(self) -> JobRuntime:
         rt = current_runtime()

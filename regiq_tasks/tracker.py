@@ -64,11 +64,12 @@ class Tracker:
     @property
     def engine(self) -> Engine:
         """The history database engine of this process (schema brought to head once)."""
-        if self._engine is None:
-            url = self.settings.sqlalchemy_url
-            if self.settings.auto_migrate:
-                upgrade(url)
-            self._engine = make_engine(url)
+        with self._lock:
+            if self._engine is None:
+                url = self.settings.sqlalchemy_url
+                if self.settings.auto_migrate:
+                    upgrade(url)  # Alembic is not thread-safe: under the lock
+                self._engine = make_engine(url)
         return self._engine
 
     @property

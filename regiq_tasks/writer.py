@@ -83,12 +83,26 @@ class Writer:
         if self._breaker_until > time.monotonic():
             self.submit(change)
             return None
-        try:
-            return self.store.apply(change)
-        except redis.RedisError as exc:
-            self._trip(exc)
-            self.submit(change)
-            return None
+        if not self._queue:
+            try:
+                return self.store.apply(change)
+            except redis.RedisError as exc:
+                self._trip(exc)
+                self.submit(change)
+                return None
+        # Changes queued earlier go first, in the same pipelined round trip.
+        holder: list[tuple[str, bool]] = []
+        then = change.on_result
+
+        def capture(status: str, cancelled: bool) -> None:
+            holder.append((status, cancelled))
+            if then is not None:
+                then(status, cancelled)
+
+        change.on_result = capture
+        self.submit(change)
+        self.flush_once()
+        return holder[0] if holder else None
 
     def pending(self) -> int:
         """Number of changes not yet applied."""

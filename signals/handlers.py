@@ -15,6 +15,7 @@ from celery._state import get_current_worker_task
 from regiq_tasks import lifecycle
 from regiq_tasks.housekeeping import start_housekeeper, stop_housekeeper
 from regiq_tasks.states import JobStatus
+from regiq_tasks.task import publishing_task
 from regiq_tasks.tracker import get_tracker
 
 _apps: weakref.WeakSet[Any] = weakref.WeakSet()
@@ -26,6 +27,9 @@ def connected_apps() -> list[Any]:
 
 
 def _tracked(name: str) -> Any:
+    task = publishing_task()
+    if task is not None and task.name == name:
+        return task
     for app in _apps:
         task = app.tasks.get(name)
         if task is not None and lifecycle.is_tracked(task):

@@ -1,0 +1,190 @@
+"""Write archived job records to ``job_history`` and read them back, newest first.
+
+Listings are keyset-paginated over ``(created_at DESC, id DESC)``: a cursor holds the
+``(created_at in µs, id)`` of the last item shown, and the next page starts strictly
+after it, so pages neither repeat nor skip items while newer jobs are archived.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Engine, Insert, Select, literal, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ..errors import ConfigurationError
+from ..filters import JobQuery, encode_cursor
+from .models import (
+    ARGS_PREVIEW_LENGTH,
+    ID_LENGTH,
+    JOB_HISTORY,
+    NAME_LENGTH,
+    STATUS_LENGTH,
+    UTCDateTime,
+    as_utc,
+)
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ONE_MICROSECOND = timedelta(microseconds=1)
+UPSERT_BATCH = 1000  # rows per executemany call inside the one upsert transaction
+# Column lengths that row_from_record enforces (the full values stay in `record`).
+COLUMN_LENGTHS = {
+    "id": ID_LENGTH, "name": NAME_LENGTH, "type": NAME_LENGTH, "status": STATUS_LENGTH,
+    "worker": NAME_LENGTH, "queue": NAME_LENGTH, "pipeline_id": ID_LENGTH,
+    "root_id": ID_LENGTH, "parent_id": ID_LENGTH, "group_id": ID_LENGTH,
+    "error_type": NAME_LENGTH, "args_preview": ARGS_PREVIEW_LENGTH,
+}
+# Filters of JobQuery that compare one column for equality.
+EQUALITY_FILTERS = ("status", "type", "worker", "pipeline_id", "name")
+
+
+def parse_time(value: str | datetime | None, name: str) -> datetime | None:
+    """An ISO-8601 string or datetime as an aware UTC datetime (naive read as UTC)."""
+    if value is None or isinstance(value, datetime):
+        return as_utc(value)
+    if not isinstance(value, str):
+        raise ValueError(f"{name}: expected an ISO-8601 string, got {value!r}")  # noqa: TRY004
+    try:
+        parsed = datetime.fromisoformat(value.strip())  # 3.11+ reads a "Z" suffix
+    except ValueError:
+        raise ValueError(f"{name}: not an ISO-8601 date-time: {value!r}") from None
+    return as_utc(parsed)
+
+
+def created_us(moment: datetime) -> int:
+    """Microseconds since the epoch of an aware datetime, in exact integer arithmetic."""
+    return (moment - EPOCH) // ONE_MICROSECOND
+
+
+def from_us(microseconds: int) -> datetime:
+    """The aware UTC datetime ``microseconds`` after the epoch (exact)."""
+    return EPOCH + timedelta(microseconds=microseconds)
+
+
+def from_epoch(seconds: float) -> datetime:
+    """Epoch seconds as an aware UTC datetime, rounded to the microsecond."""
+    return EPOCH + timedelta(seconds=seconds)
+
+
+def _clip(value: Any, name: str) -> Any:
+    """Cut a string to its column's length, so one odd value cannot fail a batch."""
+    limit = COLUMN_LENGTHS.get(name)
+    if limit is not None and isinstance(value, str) and len(value) > limit:
+        return value[:limit]
+    return value
+
+
+def _block(record: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    """A nested object of the record (error, resources, progress), empty when null."""
+    value = record.get(name)
+    return value if isinstance(value, Mapping) else {}
+
+
+def row_from_record(record: Mapping[str, Any], *, now: datetime | None = None) -> dict[str, Any]:
+    """The ``job_history`` row for a job record; ``now`` fills created_at as a last resort."""
+    if not record.get("id") or not record.get("status"):
+        raise ValueError(f"record: a job record needs an id and a status, got {record!r}")
+    now = as_utc(now) or datetime.now(UTC)
+    times = {n: parse_time(record.get(n), n) for n in ("created_at", "started_at", "finished_at")}
+    error, resources = _block(record, "error"), _block(record, "resources")
+    row: dict[str, Any] = {
+        name: record.get(name)
+        for name in ("id", "name", "type", "status", "queue_wait_s", "duration_s", "worker",
+                     "queue", "retries", "pipeline_id", "root_id", "parent_id", "group_id",
+                     "args_preview")
+    }
+    row.update(times)
+    row["created_at"] = times["created_at"] or times["started_at"] or times["finished_at"] or now
+    row.update(error_type=error.get("type"), error_message=error.get("message"),
+               cpu_time_s=resources.get("cpu_time_s"), cpu_percent=resources.get("cpu_percent"),
+               peak_rss_bytes=resources.get("peak_rss_bytes"),
+               progress_percent=_block(record, "progress").get("percent"),
+               record=dict(record), archived_at=now)
+    return {name: _clip(value, name) for name, value in row.items()}
+
+
+def _upsert_statement(dialect_name: str) -> Insert:
+    """``INSERT ... ON CONFLICT (id) DO UPDATE`` setting every column, for this dialect."""
+    if dialect_name == "sqlite":
+        stmt: Any = sqlite.insert(JOB_HISTORY)
+    elif dialect_name == "postgresql":
+        stmt = postgresql.insert(JOB_HISTORY)
+    else:
+        raise ConfigurationError(
+            f"history database: unsupported dialect {dialect_name!r} (sqlite or postgresql)")
+    updates = {c.name: stmt.excluded[c.name] for c in JOB_HISTORY.columns if not c.primary_key}
+    upsert: Insert = stmt.on_conflict_do_update(index_elements=[JOB_HISTORY.c.id], set_=updates)
+    return upsert
+
+
+def _chunks(rows: Sequence[dict[str, Any]], size: int) -> Iterator[Sequence[dict[str, Any]]]:
+    for start in range(0, len(rows), size):
+        yield rows[start:start + size]
+
+
+def upsert_jobs(engine: Engine, records: Sequence[Mapping[str, Any]]) -> int:
+    """Insert or replace job records by id in one transaction; return the rows written.
+
+    Re-delivering a record is harmless. When one call holds the same id twice, the
+    later record wins; the count is of distinct ids.
+    """
+    now = datetime.now(UTC)
+    rows = list({row["id"]: row for row in (row_from_record(r, now=now) for r in records)}
+                .values())
+    if not rows:
+        return 0
+    stmt = _upsert_statement(engine.dialect.name)
+    with engine.begin() as connection:
+        for chunk in _chunks(rows, UPSERT_BATCH):
+            connection.execute(stmt, list(chunk))
+    return len(rows)
+
+
+def get_job(engine: Engine, job_id: str) -> dict[str, Any] | None:
+    """The archived record of ``job_id``, or None if the history does not hold it."""
+    with engine.connect() as connection:
+        record = connection.execute(
+            select(JOB_HISTORY.c.record).where(JOB_HISTORY.c.id == job_id)).scalar_one_or_none()
+    return dict(record) if record is not None else None
+
+
+def _conditions(q: JobQuery) -> list[ColumnElement[bool]]:
+    """The WHERE terms of a listing: filters, time window and keyset position."""
+    t = JOB_HISTORY
+    terms: list[ColumnElement[bool]] = []
+    for name in EQUALITY_FILTERS:
+        value = getattr(q, name)
+        if value is not None:
+            terms.append(t.c[name] == str(value))
+    if q.since is not None:
+        terms.append(t.c.created_at >= from_epoch(q.since))
+    if q.until is not None:
+        terms.append(t.c.created_at < from_epoch(q.until))
+    if q.after is not None:
+        after_us, after_id = q.after
+        position = tuple_(literal(from_us(after_us), UTCDateTime()), literal(after_id))
+        terms.append(tuple_(t.c.created_at, t.c.id) < position)
+    return terms
+
+
+def listing_statement(q: JobQuery) -> Select[Any]:
+    """The SELECT of one listing page (limit + 1 rows, to tell whether more follow)."""
+    t = JOB_HISTORY
+    return (select(t.c.record, t.c.created_at, t.c.id)
+            .where(*_conditions(q))
+            .order_by(t.c.created_at.desc(), t.c.id.desc())
+            .limit(q.limit + 1))
+
+
+def query_history(engine: Engine, q: JobQuery) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of archived jobs, newest first, and the cursor of the next (None at end)."""
+    with engine.connect() as connection:
+        rows = connection.execute(listing_statement(q)).all()
+    page = rows[:q.limit]
+    items = [dict(row.record) for row in page]
+    if len(rows) <= q.limit:
+        return items, None
+    last = page[-1]
+    return items, encode_cursor(created_us(last.created_at), last.id)
