@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .config import Settings
-from .tracker import get_tracker
+from .tracker import reset_tracker
 
 
 def install(app: Any, **settings: Any) -> Any:
@@ -23,6 +23,8 @@ def install(app: Any, **settings: Any) -> Any:
         if name not in Settings.__dataclass_fields__ or name == "extra":
             raise ValueError(f"install: unknown regiq setting {name!r}")
         app.conf[f"regiq_{name}"] = value
+    Settings.from_app(app)  # bad settings fail here, not at the first task
+    if settings:
+        reset_tracker(app)
     connect(app)
-    get_tracker(app)  # validates the settings now rather than at the first task
     return app

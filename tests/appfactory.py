@@ -69,6 +69,14 @@ def define_tasks(app: Celery) -> None:
             self.progress(i + 1, n, message=f"{message} {i + 1}")
         return n
 
+    @app.task(base=TrackedTask, bind=True, shared=False, name="t.badprogress")
+    def badprogress(self: TrackedTask) -> str:
+        try:
+            self.progress(-1, 10)
+        except ValueError as exc:
+            return str(exc)
+        return "accepted"
+
     @app.task(base=TrackedTask, bind=True, shared=False, name="t.spin", job_type="cpu")
     def spin(self: TrackedTask, seconds: float) -> int:
         """Burn CPU (and some memory) for ``seconds``."""

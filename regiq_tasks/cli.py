@@ -1,0 +1,144 @@
+"""The ``regiq`` command: demo, database migrations and job inspection."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+from celery.utils.imports import symbol_by_name
+
+from .config import Settings
+from .errors import RegiqError
+
+APP_HELP = "Celery app as module:attribute (default: the bundled regiq_tasks app)."
+
+
+def _load_app(spec: str | None) -> Any:
+    if spec is None:
+        from .celery import app
+
+        return app
+    try:
+        return symbol_by_name(spec)
+    except (ImportError, AttributeError) as exc:
+        raise click.BadParameter(f"cannot load {spec!r}: {exc}", param_hint="--app") from None
+
+
+@contextmanager
+def _clean_errors() -> Iterator[None]:
+    """Show bad input and unreachable stores as one line, never a traceback."""
+    try:
+        yield
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    except RegiqError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _print_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, default=str))
+
+
+@click.group()
+@click.version_option(package_name="regiq-tasks")
+def main() -> None:
+    """regiq-tasks: tracked Celery jobs with progress, cancellation and history."""
+
+
+@main.command()
+@click.option("--redis-url", help="Use this Redis instead of starting a private one.")
+@click.option("--database-url", help="History database (default: SQLite in ./regiq-demo).")
+@click.option("--jobs", "jobs", type=click.IntRange(1, 50), default=4, show_default=True,
+              help="Number of document pipelines to run.")
+@click.option("--duration", type=click.FloatRange(1, 3600), default=20.0, show_default=True,
+              help="Length of the long job, in seconds.")
+@click.option("--workdir", default="regiq-demo", show_default=True,
+              help="Folder for the private Redis, the history and the logs.")
+def demo(redis_url: str | None, database_url: str | None, jobs: int, duration: float,
+         workdir: str) -> None:
+    """Run a sample regulatory-document pipeline with live progress, then its history."""
+    from .demo import run_demo
+
+    sys.exit(run_demo(redis_url=redis_url, database_url=database_url, jobs=jobs,
+                      duration=duration, workdir=workdir))
+
+
+@main.group()
+def db() -> None:
+    """The history database."""
+
+
+def _database_url(url: str | None) -> str:
+    return Settings(database_url=url).sqlalchemy_url if url else Settings.from_env().sqlalchemy_url
+
+
+@db.command("upgrade")
+@click.option("--database-url", help="Default: REGIQ_DATABASE_URL or the SQLite default.")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(database_url: str | None, revision: str) -> None:
+    """Bring the history schema to a revision (Alembic migrations shipped in the package)."""
+    from .history.db import current_revision, upgrade
+
+    url = _database_url(database_url)
+    upgrade(url, revision)
+    click.echo(f"history schema at {current_revision(url)}")
+
+
+@db.command("current")
+@click.option("--database-url", help="Default: REGIQ_DATABASE_URL or the SQLite default.")
+def db_current(database_url: str | None) -> None:
+    """Print the history schema's current revision."""
+    from .history.db import current_revision
+
+    click.echo(current_revision(_database_url(database_url)) or "(empty)")
+
+
+@main.group()
+def jobs() -> None:
+    """Inspect tracked jobs."""
+
+
+def _listing_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed([
+        click.option("--app", "app_spec", help=APP_HELP),
+        click.option("--status"), click.option("--type", "type_"), click.option("--worker"),
+        click.option("--pipeline", "pipeline_id"), click.option("--since"),
+        click.option("--until"), click.option("--limit", type=int, default=50),
+        click.option("--cursor"),
+    ]):
+        fn = option(fn)
+    return fn
+
+
+@jobs.command("list")
+@_listing_options
+@click.option("--history", is_flag=True, help="List archived jobs from SQL instead.")
+def jobs_list(app_spec: str | None, type_: str | None, history: bool, **filters: Any) -> None:
+    """List live (or archived) jobs as JSON."""
+    from .api import get_history, list_jobs
+
+    with _clean_errors():
+        fetch = get_history if history else list_jobs
+        _print_json(fetch(type=type_, app=_load_app(app_spec), **filters))
+
+
+@jobs.command("show")
+@click.argument("job_id")
+@click.option("--app", "app_spec", help=APP_HELP)
+def jobs_show(job_id: str, app_spec: str | None) -> None:
+    """Show one job's record as JSON."""
+    from .api import get_job
+
+    with _clean_errors():
+        job = get_job(job_id, app=_load_app(app_spec))
+    if job is None:
+        raise click.ClickException(f"no job with id {job_id!r}")
+    _print_json(job)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,107 @@
+"""The archiver: crash at any point loses nothing and duplicates nothing; live TTL expiry."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from celery import Celery
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+
+from regiq_tasks import get_history, get_job
+from regiq_tasks.archive import Archiver
+from regiq_tasks.history import JobHistory, make_engine, upgrade
+from regiq_tasks.states import JobStatus
+from regiq_tasks.store import Change, index_member
+from regiq_tasks.tracker import get_tracker
+from tests.waiting import wait_for
+
+
+def finish_jobs(app: Celery, n: int, status: JobStatus = JobStatus.SUCCEEDED) -> list[str]:
+    """Write n finished jobs through the store's own write path."""
+    store = get_tracker(app).store
+    now = time.time()
+    ids = [f"job-{i:04d}" for i in range(n)]
+    changes = []
+    for i, job_id in enumerate(ids):
+        created = now - n + i
+        changes.append(Change(job_id, JobStatus.QUEUED, fill={
+            "id": job_id, "name": "t.add", "type": "ingest", "created_at": created,
+            "_ix": index_member(created, job_id), "pipeline_id": job_id}))
+        changes.append(Change(job_id, JobStatus.RUNNING, set={"started_at": created + 0.1}))
+        changes.append(Change(job_id, status, set={"finished_at": created + 0.5}))
+    store.apply_many(changes)
+    return ids
+
+
+def row_counts(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(JobHistory.id, func.count()).group_by(JobHistory.id))
+        return {job_id: count for job_id, count in rows}
+
+
+@pytest.fixture
+def engine(database_url: str) -> Any:
+    upgrade(database_url)
+    eng = make_engine(database_url)
+    yield eng
+    eng.dispose()
+
+
+def test_a_crash_between_read_and_commit_loses_nothing(app: Celery, engine: Engine) -> None:
+    ids = finish_jobs(app, 30)
+    store = get_tracker(app).store
+    crashed = Archiver(store, engine, live_ttl=60, batch_size=1000, consumer="crashed")
+    batch = crashed.read()
+    assert len(batch.records) == 30  # read, then the process dies before the commit
+    restarted = Archiver(store, engine, live_ttl=60, consumer="restarted")
+    assert restarted.drain() == 30
+    assert row_counts(engine) == {job_id: 1 for job_id in ids}
+    assert store.client.xlen(store.keys.archive) == 0
+
+
+def test_a_crash_between_commit_and_ack_duplicates_nothing(app: Celery, engine: Engine) -> None:
+    ids = finish_jobs(app, 30)
+    store = get_tracker(app).store
+    crashed = Archiver(store, engine, live_ttl=60, consumer="crashed")
+    crashed.commit(crashed.read())  # committed, then dies before acknowledging
+    restarted = Archiver(store, engine, live_ttl=60, consumer="restarted")
+    restarted.drain()
+    assert row_counts(engine) == {job_id: 1 for job_id in ids}
+    pending = store.client.xpending(store.keys.archive, "archiver")
+    assert pending["pending"] == 0
+
+
+def test_a_database_outage_keeps_entries_until_a_later_commit(app: Celery,
+                                                              engine: Engine) -> None:
+    ids = finish_jobs(app, 5)
+    store = get_tracker(app).store
+    broken = make_engine("sqlite:////nonexistent-folder/for/sure/history.db")
+    with pytest.raises(Exception):
+        Archiver(store, broken, live_ttl=60).run_once()
+    Archiver(store, engine, live_ttl=60).drain()
+    assert row_counts(engine) == {job_id: 1 for job_id in ids}
+
+
+def test_archived_jobs_leave_the_live_store_after_live_ttl(app: Celery, engine: Engine) -> None:
+    ids = finish_jobs(app, 3)
+    store = get_tracker(app).store
+    Archiver(store, engine, live_ttl=0.01).drain()
+    assert store.get(ids[0]) is not None  # still live until the expiry pass
+    wait_for(lambda: store.expire_due() and store.get(ids[0]) is None, 5, "expiry pass")
+    assert store.client.zcard(store.keys.index_all) == 0
+    assert store.client.zcard(store.keys.index("status", "succeeded")) == 0
+
+
+def test_get_job_falls_back_to_history_once_the_live_record_expired(
+        make_app: Any, sqlite_url: str) -> None:
+    app = make_app(database_url=sqlite_url)
+    ids = finish_jobs(app, 2, JobStatus.FAILED)
+    store = get_tracker(app).store
+    Archiver(store, get_tracker(app).engine, live_ttl=0.01).drain()
+    wait_for(lambda: store.expire_due() and store.get(ids[0]) is None, 5, "expiry pass")
+    job = get_job(ids[1], app=app)
+    assert job is not None and job["status"] == "failed"
+    assert [j["id"] for j in get_history(app=app, status="failed")["items"]] == ids[::-1]

@@ -1,0 +1,37 @@
+"""Settings: app config first, then environment, then defaults; bad values refused."""
+
+import pytest
+
+from regiq_tasks.config import Settings
+from regiq_tasks.errors import ConfigurationError
+
+
+def test_defaults_apply_without_configuration() -> None:
+    s = Settings.from_sources({}, {})
+    assert (s.key_prefix, s.progress_interval, s.live_ttl, s.lost_after) == \
+        ("regiq:", 0.25, 3600.0, 60.0)
+    assert s.effective_broker_url == s.redis_url == "redis://127.0.0.1:6379/0"
+
+
+def test_the_environment_overrides_defaults_and_app_config_overrides_the_environment() -> None:
+    env = {"REGIQ_KEY_PREFIX": "env:", "REGIQ_LOST_AFTER": "30", "REGIQ_LIVE_TTL": "10"}
+    s = Settings.from_sources({"regiq_key_prefix": "app:"}, env)
+    assert (s.key_prefix, s.lost_after, s.live_ttl) == ("app:", 30.0, 10.0)
+
+
+def test_postgresql_urls_map_to_the_psycopg_driver() -> None:
+    s = Settings.from_sources({}, {"REGIQ_DATABASE_URL": "postgresql://u@h/db"})
+    assert s.sqlalchemy_url == "postgresql+psycopg://u@h/db"
+    assert Settings(database_url="postgresql+psycopg://u@h/db").sqlalchemy_url == \
+        "postgresql+psycopg://u@h/db"
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"REGIQ_LOST_AFTER": "soon"}, "REGIQ_LOST_AFTER"),
+    ({"REGIQ_PROGRESS_INTERVAL": "0"}, "progress_interval"),
+    ({"REGIQ_AUTO_MIGRATE": "perhaps"}, "REGIQ_AUTO_MIGRATE"),
+    ({"REGIQ_KEY_PREFIX": ""}, "key_prefix"),
+])
+def test_bad_values_raise_configuration_errors_naming_the_setting(env: dict, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        Settings.from_sources({}, env)
