@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .api import get_history, get_job, get_pipeline, list_jobs
+from .cancel import cancel_job, cancel_pipeline
 from .config import Settings
 from .errors import (ConfigurationError, JobNotCancellable, JobNotFound, RegiqError,
                      StoreUnavailable)
@@ -18,7 +19,7 @@ from .states import JobStatus
 from .task import JobCancelled, TrackedTask
 
 __all__ = ["TrackedTask", "JobCancelled", "install", "get_job", "list_jobs", "get_history",
-           "get_pipeline", "JobStatus", "Settings", "RegiqError", "ConfigurationError",
+           "get_pipeline", "cancel_job", "cancel_pipeline", "JobStatus", "Settings", "RegiqError", "ConfigurationError",
            "JobNotFound", "JobNotCancellable", "StoreUnavailable"]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -138,6 +139,30 @@ def jobs_show(job_id: str, app_spec: str | None) -> None:
     if job is None:
         raise click.ClickException(f"no job with id {job_id!r}")
     _print_json(job)
+
+
+@jobs.command("cancel")
+@click.argument("job_id", required=False)
+@click.option("--pipeline", "pipeline_id", help="Cancel every unfinished job of this pipeline.")
+@click.option("--reason", required=True, help="Why (kept on the job and in history).")
+@click.option("--terminate", is_flag=True,
+              help="Terminate a job still running after the cancel grace period.")
+@click.option("--requested-by", default=None, help="Who asks (default: the OS user).")
+@click.option("--app", "app_spec", help=APP_HELP)
+def jobs_cancel(job_id: str | None, pipeline_id: str | None, reason: str, terminate: bool,
+                requested_by: str | None, app_spec: str | None) -> None:
+    """Cancel a job (JOB_ID) or a whole pipeline (--pipeline); print the result as JSON."""
+    from .cancel import cancel_job, cancel_pipeline
+
+    if (job_id is None) == (pipeline_id is None):
+        raise click.UsageError("give either JOB_ID or --pipeline PIPELINE_ID")
+    who = requested_by or getpass.getuser()
+    with _clean_errors():
+        app = _load_app(app_spec)
+        if pipeline_id is not None:
+            _print_json(cancel_pipeline(pipeline_id, reason, who, terminate, app=app))
+        else:
+            _print_json(cancel_job(job_id, reason, who, terminate, app=app))  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -33,6 +33,9 @@ key                            type         meaning
                                             final status. Consumer group ``archiver``;
                                             an entry is acked and deleted only after the
                                             job's history row is committed.
+``P pipeline-cancel:<pid>``    string       the cancel record (JSON) of a cancelled
+                                            pipeline; jobs of it published or started
+                                            later are cancelled on the spot. TTL 1 day.
 ``P lock:<name>``              string       a lease (token, PX) held by the one worker
                                             doing a housekeeping duty (archiver, reaper,
                                             expiry) at a time.
@@ -98,6 +101,10 @@ class Keys:
     def archive(self) -> str:
         """Stream of finished job ids waiting for the archiver."""
         return f"{self.prefix}archive"
+
+    def pipeline_cancel(self, pipeline_id: str) -> str:
+        """Cancel record of a pipeline that was cancelled as a whole."""
+        return f"{self.prefix}pipeline-cancel:{pipeline_id}"
 
     def lock(self, name: str) -> str:
         """Lease held by the worker doing housekeeping duty ``name``."""

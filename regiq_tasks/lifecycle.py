@@ -83,7 +83,9 @@ def on_started(task: Any, job_id: str, args: Any, kwargs: Any) -> None:
         (req.delivery_info or {}).get("routing_key"), int(req.retries or 0),
         None if created else transitions.args_preview(args, kwargs))
     result = tracker.writer.apply_now(change)
-    if result is not None and (result[1] or result[0] in FINAL_STATUSES):
+    if result is not None and result[0] in FINAL_STATUSES:
+        rt.skip = rt.cancelled = True  # cancelled while queued: never runs
+    elif result is not None and result[1]:
         rt.cancelled = True
 
 
@@ -113,7 +115,8 @@ def on_failure(task: Any, job_id: str, exc: BaseException, traceback_text: str |
 def on_finished(task: Any, job_id: str, state: str) -> None:
     """The job left the worker process: write its final (or retrying) record."""
     tracker = get_tracker(task.app)
-    rt = tracker.unregister(job_id)
+    with tracker.finish_lock:  # a forced terminate never hits the next job of this process
+        rt = tracker.unregister(job_id)
     set_current_runtime(None)
     if rt is None:
         return

@@ -9,6 +9,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from celery import Task
+from celery.exceptions import Ignore
 
 from .errors import RegiqError
 from .runtime import JobRuntime, current_runtime
@@ -40,6 +41,19 @@ class TrackedTask(Task):
     job_type: str | None = None
     alert_severity: str = "HIGH"
     expected_duration: float | None = None
+    dont_autoretry_for = (JobCancelled,)  # a cancelled job is never retried
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the body, unless the job was cancelled before it started."""
+        if self.request.called_directly:
+            return super().__call__(*args, **kwargs)
+        rt = current_runtime()
+        if rt is not None and rt.task is self and rt.skip:
+            logger.info("regiq: job %s was cancelled before it started; not running it",
+                        rt.job_id)
+            self.backend.mark_as_revoked(rt.job_id, "cancelled", request=self.request)
+            raise Ignore()
+        return self.run(*args, **kwargs)
 
     @classmethod
     def on_bound(cls, app: Any) -> None:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import threading
+import time
 from typing import Any
 
 import redis
@@ -24,6 +26,8 @@ from .writer import Periodic, Writer
 logger = logging.getLogger(__name__)
 
 HEARTBEAT_MAX_INTERVAL = 10.0  # s: running jobs are heartbeated at least this often
+CANCEL_WATCH_INTERVAL = 0.2  # s: running jobs' cancel flags are read back this often
+KILL_AFTER_TERM = 3.0  # s: a pool child still alive this long after SIGTERM gets SIGKILL
 _ATTR = "_regiq_tracker"
 _create_lock = threading.Lock()
 
@@ -43,6 +47,8 @@ class Tracker:
         self._writer: Writer | None = None
         self._engine: Engine | None = None
         self._lock = threading.Lock()
+        self.finish_lock = threading.Lock()  # held to unregister a job or to terminate one
+        self.pool_child = False  # a prefork pool child: may terminate itself on cancel
 
     @property
     def redis(self) -> redis.Redis:
@@ -82,7 +88,8 @@ class Tracker:
                     beat = min(HEARTBEAT_MAX_INTERVAL, s.lost_after / 4)
                     self._writer = Writer(self.store, s.flush_interval, [
                         Periodic(beat, self._heartbeat),
-                        Periodic(s.resource_interval, self._sample)])
+                        Periodic(s.resource_interval, self._sample),
+                        Periodic(CANCEL_WATCH_INTERVAL, self._watch_cancels)])
         return self._writer
 
     def _heartbeat(self) -> None:
@@ -92,6 +99,38 @@ class Tracker:
     def _sample(self) -> None:
         if self.runtimes:
             self.sampler.sample(list(self.runtimes.values()))
+
+    def _watch_cancels(self) -> None:
+        """Read back cancel requests of the running jobs; terminate overdue ones."""
+        runtimes = list(self.runtimes.values())
+        if not runtimes:
+            return
+        now = time.monotonic()
+        flags = self.store.cancel_flags([rt.job_id for rt in runtimes])
+        for rt, (requested, terminate) in zip(runtimes, flags):
+            if requested:
+                rt.cancelled = True
+            if terminate and rt.terminate_at is None:
+                rt.terminate_at = now + self.settings.cancel_grace
+            if rt.terminate_at is not None and now >= rt.terminate_at:
+                self._terminate(rt)
+
+    def _terminate(self, rt: JobRuntime) -> None:
+        """Stop this pool child while, and only while, it still runs ``rt``'s job."""
+        if not self.pool_child:
+            logger.warning("regiq: job %s asked to terminate, but this pool cannot terminate "
+                           "a task; it stops at its next progress()/check_cancelled()",
+                           rt.job_id)
+            rt.terminate_at = float("inf")
+            return
+        with self.finish_lock:
+            if self.runtimes.get(rt.job_id) is not rt:
+                return  # it finished meanwhile: never hit the next job
+            logger.warning("regiq: terminating job %s after the cancel grace period", rt.job_id)
+            self.flush(timeout=1.0)
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(KILL_AFTER_TERM)
+            os.kill(os.getpid(), signal.SIGKILL)
 
     def submit(self, change: Change) -> None:
         """Queue a change for the background writer."""

@@ -66,7 +66,7 @@ def published(job_id: str, task: Any, created_at: float, lineage: dict[str, Any]
     """The job was sent to a broker: it is queued."""
     fill = {**identity(job_id, task.name, created_at, lineage), **task_options(task),
             "queue": queue, "args_preview": preview, "retries": retries}
-    return Change(job_id, JobStatus.QUEUED, fill=fill)
+    return Change(job_id, JobStatus.QUEUED, fill=fill, pipeline_id=lineage["pipeline_id"])
 
 
 def started(rt: JobRuntime, created_at: float, lineage: dict[str, Any], worker: str | None,
@@ -75,7 +75,7 @@ def started(rt: JobRuntime, created_at: float, lineage: dict[str, Any], worker: 
     fill = {**identity(rt.job_id, rt.task.name, created_at, lineage),
             **task_options(rt.task), "queue": queue, "args_preview": preview}
     queue_wait = round(max(0.0, rt.started_wall - created_at), 6)
-    return Change(rt.job_id, JobStatus.RUNNING, fill=fill,
+    return Change(rt.job_id, JobStatus.RUNNING, fill=fill, pipeline_id=lineage["pipeline_id"],
                   set={"started_at": rt.started_wall, "worker": worker, "retries": retries,
                        "queue_wait_s": queue_wait})
 

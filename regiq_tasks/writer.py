@@ -80,6 +80,8 @@ class Writer:
 
     def apply_now(self, change: Change) -> tuple[str, bool] | None:
         """Apply a change synchronously; queue it instead while Redis is failing."""
+        if self._thread is None:
+            self.start()  # the periodic duties (heartbeats, cancel watch) run from now on
         if self._breaker_until > time.monotonic():
             self.submit(change)
             return None

@@ -78,6 +78,11 @@ def on_revoked(sender: Any = None, request: Any = None, expired: Any = False, **
         lifecycle.on_revoked(sender, request, bool(expired))
 
 
+def on_process_init(**_: Any) -> None:
+    for app in _apps:
+        get_tracker(app).pool_child = True
+
+
 def on_process_shutdown(**_: Any) -> None:
     for app in _apps:
         get_tracker(app).close()
@@ -102,6 +107,7 @@ _RECEIVERS = (
     (signals.task_retry, on_retry),
     (signals.task_postrun, on_postrun),
     (signals.task_revoked, on_revoked),
+    (signals.worker_process_init, on_process_init),
     (signals.worker_process_shutdown, on_process_shutdown),
     (signals.worker_ready, on_worker_ready),
     (signals.worker_shutdown, on_worker_shutdown),

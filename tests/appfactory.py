@@ -13,7 +13,7 @@ from typing import Any
 
 from celery import Celery
 
-from regiq_tasks import JobCancelled, TrackedTask, install
+from regiq_tasks import TrackedTask, install
 
 
 def create_app(prefix: str, redis_url: str, database_url: str, broker_url: str | None = None,
@@ -107,12 +107,37 @@ def define_tasks(app: Celery) -> None:
     def meta(self: TrackedTask, **values: Any) -> None:
         self.set_metadata(**values)
 
-    @app.task(base=TrackedTask, bind=True, shared=False, name="t.cancellable")
-    def cancellable(self: TrackedTask) -> None:
+    @app.task(base=TrackedTask, bind=True, shared=False, name="t.mark", job_type="mark")
+    def mark(self: TrackedTask, key: str) -> str:
+        """Leave a trace in Redis that the body ran."""
+        self.app.backend.client.set(key, "ran", ex=600)
+        return key
+
+    @app.task(base=TrackedTask, bind=True, shared=False, name="t.cooperative",
+              autoretry_for=(Exception,), max_retries=3, default_retry_delay=0)
+    def cooperative(self: TrackedTask, steps: int, step_s: float, finally_key: str) -> int:
+        """Report progress every ``step_s``; record in Redis that ``finally`` ran."""
         try:
+            for i in range(steps):
+                time.sleep(step_s)
+                self.progress(i + 1, steps, message=f"step {i + 1}")
+            return steps
+        finally:
+            self.app.backend.client.set(finally_key, "ran", ex=600)
+
+    @app.task(base=TrackedTask, bind=True, shared=False, name="t.checker")
+    def checker(self: TrackedTask, seconds: float) -> str:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            time.sleep(0.01)
             self.check_cancelled()
-        except JobCancelled:
-            raise
+        return "done"
+
+    @app.task(base=TrackedTask, bind=True, shared=False, name="t.sleep")
+    def sleep(self: TrackedTask, seconds: float) -> float:
+        """Run ``seconds`` without ever checking for a cancel."""
+        time.sleep(seconds)
+        return seconds
 
     @app.task(name="t.plain", shared=False)
     def plain(x: int) -> int:

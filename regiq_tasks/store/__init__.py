@@ -51,6 +51,7 @@ class Change:
     fill: dict[str, Any] = field(default_factory=dict)
     event: bool = True
     reap_cutoff: float | None = None
+    pipeline_id: str | None = None  # set on publish/start: a cancelled pipeline wins
     on_result: Callable[[str, bool], None] | None = None
 
     def event_data(self) -> str:
@@ -77,6 +78,7 @@ class LiveStore:
         self._heartbeat = client.register_script(_load("heartbeat.lua"))
         self._stale = client.register_script(_load("stale.lua"))
         self._expire = client.register_script(_load("expire.lua"))
+        self._cancel = client.register_script(_load("cancel.lua"))
         self.lister = JobLister(client, keys)
 
     def _apply_call(self, change: Change, client: Any) -> Any:
@@ -85,8 +87,11 @@ class LiveStore:
         pairs_fill = [x for k, v in change.fill.items() if v is not None
                       for x in (k, encode_value(v))]
         k = self.keys
+        keys = [k.job(change.job_id), k.events, k.archive, k.running]
+        if change.pipeline_id:
+            keys.append(k.pipeline_cancel(change.pipeline_id))
         return self._apply(
-            keys=[k.job(change.job_id), k.events, k.archive, k.running],
+            keys=keys,
             args=[k.index_prefix, change.job_id, change.status, self.events_maxlen,
                   change.event_data() if change.event else "",
                   "" if change.reap_cutoff is None else repr(change.reap_cutoff),
@@ -107,6 +112,28 @@ class LiveStore:
         for change in changes:
             self._apply_call(change, pipe)
         return [self._result(r) for r in pipe.execute()]
+
+    def request_cancel(self, job_id: str, cancel: dict[str, Any], terminate: bool,
+                       now: float) -> tuple[str, str]:
+        """Record a cancel request; returns (outcome, status), see ``cancel.lua``."""
+        k = self.keys
+        raw = self._cancel(keys=[k.job(job_id), k.events, k.archive, k.running],
+                           args=[k.index_prefix, job_id, encode_value(cancel),
+                                 self.events_maxlen, repr(now), "1" if terminate else "0"])
+        return raw[0].decode(), raw[1].decode()
+
+    def cancel_pipeline_record(self, pipeline_id: str, cancel: dict[str, Any],
+                               ttl: int = 86_400) -> None:
+        """Mark a pipeline cancelled so that its later jobs are cancelled on the spot."""
+        self.client.set(self.keys.pipeline_cancel(pipeline_id), encode_value(cancel), ex=ttl,
+                        nx=True)
+
+    def cancel_flags(self, job_ids: Sequence[str]) -> list[tuple[bool, bool]]:
+        """(cancel requested, terminate requested) of each job, in one round trip."""
+        pipe = self.client.pipeline(transaction=False)
+        for job_id in job_ids:
+            pipe.hmget(self.keys.job(job_id), "cancel_requested", "cancel_terminate")
+        return [(a == b"1", b == b"1") for a, b in pipe.execute()]
 
     def heartbeat(self, job_ids: Iterable[str]) -> int:
         """Renew the heartbeat of these running jobs."""

@@ -1,5 +1,6 @@
 -- Apply one change to a job: status transition, progress or metadata, atomically.
--- KEYS: 1 job hash, 2 events stream, 3 archive stream, 4 running zset
+-- KEYS: 1 job hash, 2 events stream, 3 archive stream, 4 running zset,
+--       5 (optional) the pipeline's cancel record: queued/running become cancelled
 -- ARGV: 1 index prefix, 2 job id, 3 new status or '', 4 events maxlen,
 --       5 event data JSON or '' (no event), 6 reap cutoff or '' (only apply while the
 --       job's heartbeat is older than this), 7 number of "set" pairs N,
@@ -19,6 +20,12 @@ if ARGV[6] ~= '' then
   if not beat or tonumber(beat) > tonumber(ARGV[6]) then return {status or '', ''} end
 end
 if new ~= '' and status and not FINAL[new] and RANK[new] < RANK[status] then new = '' end
+if new == 'lost' and cur[6] == '1' then new = 'cancelled' end  -- a forced cancel
+local pipeline_cancel = nil
+if KEYS[5] and (new == 'queued' or new == 'running') then
+  pipeline_cancel = redis.call('GET', KEYS[5])
+  if pipeline_cancel then new = 'cancelled' end
+end
 local nset = tonumber(ARGV[7])
 local i = 8
 while i < 8 + 2 * nset do
@@ -31,7 +38,13 @@ while i <= #ARGV do
 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
+if pipeline_cancel then
+  redis.call('HSETNX', job, 'cancel', pipeline_cancel)
+  redis.call('HSET', job, 'cancel_requested', '1', 'finished_at', now)
+  redis.call('HDEL', job, 'started_at')
+end
 if new ~= '' then redis.call('HSET', job, 'status', new) end
+if new == 'cancelled' and ARGV[3] == 'lost' then redis.call('HDEL', job, 'error') end
 local after = redis.call('HMGET', job, 'status', 'type', 'worker', 'pipeline_id', '_ix',
                          'created_at', 'started_at', 'finished_at', 'queue_wait_s',
                          'duration_s')
