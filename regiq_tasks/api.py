@@ -69,7 +69,7 @@ def list_jobs(*, status: str | None = None, type: str | None = None, worker: str
                        root_id=root_id, since=since, until=until, limit=limit, cursor=cursor)
     tracker = _tracker(app)
     with _reachable("list_jobs"):
-        items, next_cursor = tracker.store.lister.list(q)
+        items, next_cursor = tracker.store.lister.page(q)
     return {"items": items, "next_cursor": next_cursor}
 
 

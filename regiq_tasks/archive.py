@@ -70,11 +70,11 @@ class Archiver:
         """Claim entries left pending by anyone, else read new ones (waiting ``block_ms``)."""
         self._ensure_group()
         key = self.store.keys.archive
-        claimed = self.client.xautoclaim(key, ARCHIVER_GROUP, self.consumer, min_idle_time=0,
+        claimed: Any = self.client.xautoclaim(key, ARCHIVER_GROUP, self.consumer, min_idle_time=0,
                                          start_id="0-0", count=self.batch_size)
-        entries = [e for e in claimed[1] if e and e[1]]
+        entries: list[Any] = [e for e in claimed[1] if e and e[1]]
         if not entries:
-            reply = self.client.xreadgroup(ARCHIVER_GROUP, self.consumer, {key: ">"},
+            reply: Any = self.client.xreadgroup(ARCHIVER_GROUP, self.consumer, {key: ">"},
                                            count=self.batch_size, block=block_ms or None)
             entries = reply[0][1] if reply else []
         entry_ids = [e[0] for e in entries]

@@ -87,20 +87,21 @@ def cancel_pipeline(pipeline_id: str | None = None, reason: str | None = None,
     if pipeline_id is not None and root_id is not None and pipeline_id != root_id:
         raise ValueError("pipeline_id: conflicts with its alias root_id")
     pid = _job_id(pipeline_id if pipeline_id is not None else root_id)
-    reason = _text(reason, "reason", required=True)
+    why = _text(reason, "reason", required=True)
+    assert why is not None
     requested_by = _text(requested_by, "requested_by", required=False)
     tracker = _tracker(app)
     summary = get_pipeline(pid, app=tracker.app)
     if summary is None:
         raise JobNotFound(pid)
-    cancel = {"requested": True, "reason": reason, "requested_by": requested_by,
+    cancel = {"requested": True, "reason": why, "requested_by": requested_by,
               "requested_at": iso(time.time()), "terminate": terminate}
     with _reachable("cancel_pipeline"):
         tracker.store.cancel_pipeline_record(pid, cancel)
     for job in summary["jobs"]:
         if job["status"] in ("queued", "running", "retrying"):
             try:
-                cancel_job(job["id"], reason, requested_by, terminate, app=tracker.app)
+                cancel_job(job["id"], why, requested_by, terminate, app=tracker.app)
             except JobNotCancellable:
                 pass  # it finished meanwhile
     result = get_pipeline(pid, app=tracker.app)

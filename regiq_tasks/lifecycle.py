@@ -121,7 +121,7 @@ def on_finished(task: Any, job_id: str, state: str) -> None:
     if rt is None:
         return
     status, error = rt.outcome or (_POSTRUN_STATES.get(state, JobStatus.FAILED), None)
-    tracker.submit(transitions.finished(rt, status, time.time(), error,
+    tracker.submit(transitions.finished(rt, JobStatus(status), time.time(), error,
                                         int(task.request.retries or 0)))
 
 

@@ -55,7 +55,7 @@ class JobLister:
         pipe = self.client.pipeline(transaction=False)
         for key in candidates:
             pipe.zcard(key)
-        sizes = pipe.execute()
+        sizes: list[int] = pipe.execute()
         return min(zip(sizes, candidates))[1]
 
     @staticmethod
@@ -63,14 +63,14 @@ class JobLister:
         return all(getattr(q, attr) is None or rec.get(field) == getattr(q, attr)
                    for attr, field in _FILTERS)
 
-    def list(self, q: JobQuery) -> tuple[list[dict[str, Any]], str | None]:
+    def page(self, q: JobQuery) -> tuple[list[dict[str, Any]], str | None]:
         """One page of live jobs matching ``q``, and the cursor of the next page."""
         index = self._pick_index(q)
         high, low = _bounds(q)
         found: list[tuple[str, dict[str, Any]]] = []
         while len(found) <= q.limit:
-            members = self.client.zrange(index, high, low, desc=True, bylex=True,
-                                         offset=0, num=_CHUNK)
+            members: list[bytes] = self.client.zrange(  # type: ignore[assignment]
+                index, high, low, desc=True, bylex=True, offset=0, num=_CHUNK)
             if not members:
                 break
             ids = [m.decode().split(":", 1)[1] for m in members]
@@ -93,8 +93,8 @@ class JobLister:
 
     def pipeline_records(self, pipeline_id: str, limit: int = 10_000) -> list[dict[str, Any]]:
         """Every live job of one pipeline, oldest first."""
-        members = self.client.zrange(self.keys.index("pipeline", pipeline_id), "-", "+",
-                                     bylex=True, offset=0, num=limit)
+        members: list[bytes] = self.client.zrange(  # type: ignore[assignment]
+            self.keys.index("pipeline", pipeline_id), "-", "+", bylex=True, offset=0, num=limit)
         pipe = self.client.pipeline(transaction=False)
         for member in members:
             pipe.hgetall(self.keys.job(member.decode().split(":", 1)[1]))
