@@ -17,7 +17,10 @@ accept_content = ["json"]
 timezone = "UTC"
 enable_utc = True
 task_default_queue = "celery"
-task_routes = {"regiq_tasks.alerts.*": {"queue": _settings.alert_queue}}
+task_routes = {
+    "regiq_tasks.alerts.*": {"queue": _settings.alert_queue},
+    "regiq_tasks.demo.*": {"queue": "regiq-demo"},  # the demo worker consumes this queue
+}
 worker_send_task_events = True
 task_send_sent_event = True
 task_track_started = False

@@ -55,13 +55,6 @@ class TrackedTask(Task):
             raise Ignore()
         return self.run(*args, **kwargs)
 
-    @classmethod
-    def on_bound(cls, app: Any) -> None:
-        """Wire the tracking signal receivers as soon as a tracked task exists."""
-        from signals import connect
-
-        connect(app)
-
     def apply_async(self, *args: Any, **kwargs: Any) -> Any:
         """Publish as Celery does, letting the publish receiver know which app sends it."""
         token = _publishing.set(self)
