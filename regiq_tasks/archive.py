@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,7 @@ from .store import LiveStore
 logger = logging.getLogger(__name__)
 
 SAFETY_TTL_EXTRA = 86_400  # s: a job hash expires this long after its live TTL regardless
+RECLAIM_INTERVAL = 5.0  # s between passes over entries left pending by a crashed archiver
 
 
 @dataclass
@@ -54,6 +56,7 @@ class Archiver:
         self.batch_size = batch_size
         self.consumer = consumer or consumer_name()
         self._group_ready = False
+        self._next_reclaim = 0.0  # the first read reclaims whatever was left pending
 
     def _ensure_group(self) -> None:
         if self._group_ready:
@@ -70,9 +73,14 @@ class Archiver:
         """Claim entries left pending by anyone, else read new ones (waiting ``block_ms``)."""
         self._ensure_group()
         key = self.store.keys.archive
-        claimed: Any = self.client.xautoclaim(key, ARCHIVER_GROUP, self.consumer, min_idle_time=0,
-                                         start_id="0-0", count=self.batch_size)
-        entries: list[Any] = [e for e in claimed[1] if e and e[1]]
+        entries: list[Any] = []
+        if time.monotonic() >= self._next_reclaim:
+            claimed: Any = self.client.xautoclaim(key, ARCHIVER_GROUP, self.consumer,
+                                                  min_idle_time=0, start_id="0-0",
+                                                  count=self.batch_size)
+            entries = [e for e in claimed[1] if e and e[1]]
+            if len(entries) < self.batch_size:
+                self._next_reclaim = time.monotonic() + RECLAIM_INTERVAL
         if not entries:
             reply: Any = self.client.xreadgroup(ARCHIVER_GROUP, self.consumer, {key: ">"},
                                            count=self.batch_size, block=block_ms or None)
@@ -92,7 +100,7 @@ class Archiver:
         if not batch.entry_ids:
             return
         keys = self.store.keys
-        now = float(self.client.time()[0])
+        now = time.time()
         pipe = self.client.pipeline(transaction=False)
         pipe.xack(keys.archive, ARCHIVER_GROUP, *batch.entry_ids)
         pipe.xdel(keys.archive, *batch.entry_ids)

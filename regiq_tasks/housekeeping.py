@@ -28,6 +28,7 @@ LEASE_TTL = 10.0  # s: a duty moves to another worker this long after its holder
 TICK = 0.5  # s: longest wait of one loop turn (the archiver blocks on the stream this long)
 EXPIRY_INTERVAL = 5.0  # s between live-store expiry passes
 ERROR_BACKOFF = 2.0  # s to wait after a failed pass
+ARCHIVE_PAUSE = 0.5  # s to let finished jobs gather after a short batch (rows within ~1 s)
 _ATTR = "_regiq_housekeeper"
 
 
@@ -82,7 +83,9 @@ class Housekeeper:
             self._next_expiry = now + EXPIRY_INTERVAL
             self.tracker.store.expire_due()
         if self.leases["archiver"].hold():
-            self._make_archiver().run_once(block_ms=int(TICK * 1000))
+            archiver = self._make_archiver()
+            if archiver.run_once(block_ms=int(TICK * 1000)) < archiver.batch_size:
+                self._stop.wait(ARCHIVE_PAUSE)  # batch by time, not one job per pass
         else:
             self._stop.wait(TICK)
 

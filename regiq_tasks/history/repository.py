@@ -7,6 +7,8 @@ after it, so pages neither repeat nor skip items while newer jobs are archived.
 
 from __future__ import annotations
 
+import functools
+
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -105,6 +107,7 @@ def row_from_record(record: Mapping[str, Any], *, now: datetime | None = None) -
     return {name: _clip(value, name) for name, value in row.items()}
 
 
+@functools.cache
 def _upsert_statement(dialect_name: str) -> Insert:
     """``INSERT ... ON CONFLICT (id) DO UPDATE`` setting every column, for this dialect."""
     if dialect_name == "sqlite":

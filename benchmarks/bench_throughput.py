@@ -1,0 +1,314 @@
+"""No-op task throughput through a real worker: bare Celery task vs TrackedTask, one run.
+
+Usage:
+    python benchmarks/bench_throughput.py [--tasks 2000] [--rounds 5] [--pool prefork]
+        [--concurrency 2] [--modes preloaded,stream] [--json PATH | --no-json]
+        [--archiver-stats] [--no-housekeeper] [--switch-interval S]   (diagnostics)
+
+One worker subprocess (``celery -A throughput_app worker -P prefork -c 2
+--without-gossip --without-mingle --without-heartbeat``) serves both task kinds. Rounds
+alternate bare and tracked (the order flips every round), each of ``--tasks`` no-ops,
+in two modes:
+
+- ``preloaded``: the worker's consumer is cancelled, the N messages are published (and
+  the producer's own regiq writes flushed), then the consumer is added back; the time is
+  from ``add_consumer`` to the last result. This is the worker's own rate.
+- ``stream``: N tasks are published while the worker consumes; the time is from the
+  first publish to the last result (producer and worker share the 2 cores).
+
+Completion is seen through the Redis result backend (``ResultSet.join_native``), the
+same for both kinds. At the end the tracked jobs of the last round are checked in the
+live store (all must be ``succeeded``), and a few are read with ``get_job``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common
+
+TARGET_RATIO = 0.90
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--tasks", type=int, default=2000, help="tasks per round (default 2000)")
+    p.add_argument("--rounds", type=int, default=5, help="rounds per kind and mode (5)")
+    p.add_argument("--warmup", type=int, default=300, help="unmeasured tasks per kind (300)")
+    p.add_argument("--pool", choices=("prefork", "solo"), default="prefork")
+    p.add_argument("--concurrency", type=int, default=2)
+    p.add_argument("--modes", default="preloaded,stream",
+                   help="comma-separated: preloaded, stream (default both)")
+    p.add_argument("--redis-url", default=common.DEFAULT_REDIS_URL)
+    p.add_argument("--timeout", type=float, default=120.0, help="max s to wait for one round")
+    p.add_argument("--json", default=None, help="write results here (default "
+                   "benchmarks/results/throughput-<time>.json)")
+    p.add_argument("--no-json", action="store_true")
+    p.add_argument("--no-housekeeper", action="store_true",
+                   help="diagnostic: worker without regiq's housekeeping thread (archiver)")
+    p.add_argument("--switch-interval", type=float, default=None,
+                   help="diagnostic: sys.setswitchinterval in the worker (default 0.005)")
+    p.add_argument("--archiver-stats", action="store_true",
+                   help="diagnostic: count the in-worker archiver's batches")
+    p.add_argument("--keep-log", action="store_true", help="print the worker log path, keep it")
+    args = p.parse_args()
+    args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    if not args.modes or set(args.modes) - {"preloaded", "stream"}:
+        p.error("--modes: preloaded and/or stream")
+    if args.tasks < 1 or args.rounds < 1:
+        p.error("--tasks and --rounds must be >= 1")
+    return args
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, app_module: Any, worker: common.Worker,
+                 raw: Any) -> None:
+        from celery.result import ResultSet
+
+        self.args = args
+        self.m = app_module
+        self.app = app_module.app
+        self.worker = worker
+        self.raw = raw  # plain redis client on the bench's own keys
+        self.ResultSet = ResultSet
+        self.queue_key = f"{app_module.PREFIX}broker:{app_module.QUEUE}"
+        self.last_tracked_ids: list[str] = []
+
+    def _task(self, kind: str) -> Any:
+        return self.m.noop_tracked if kind == "tracked" else self.m.noop_bare
+
+    def _join(self, results: list[Any]) -> None:
+        self.ResultSet(results).join_native(timeout=self.args.timeout, propagate=True)
+
+    def _control(self, command: str) -> None:
+        fn = getattr(self.app.control, command)
+        replies = fn(self.m.QUEUE, destination=[self.worker.hostname], reply=True, timeout=5)
+        if not replies:
+            raise RuntimeError(f"{command}: no reply from {self.worker.hostname}")
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds so far: worker main process, pool children, this process, Redis."""
+        import psutil
+
+        main = psutil.Process(self.worker.proc.pid)  # type: ignore[union-attr]
+        children = main.children(recursive=True)
+        t = main.cpu_times()
+        info = self.raw.info("cpu")
+        return {"worker_main": t.user + t.system,
+                "pool_children": sum(c.cpu_times().user + c.cpu_times().system
+                                     for c in children),
+                "producer": time.process_time(),
+                "redis_server": float(info["used_cpu_user"]) + float(info["used_cpu_sys"])}
+
+    def run(self, kind: str, mode: str, n: int) -> dict[str, float]:
+        """One round; returns its figures (rate, and CPU ms per task by process)."""
+        cpu0 = self.cpu()
+        fig = self._run(kind, mode, n)
+        cpu1 = self.cpu()
+        for name in cpu0:
+            fig[f"cpu_ms_per_task_{name}"] = 1000.0 * (cpu1[name] - cpu0[name]) / n
+        return fig
+
+    def _run(self, kind: str, mode: str, n: int) -> dict[str, float]:
+        from regiq_tasks.tracker import get_tracker
+
+        task = self._task(kind)
+        if mode == "preloaded":
+            self._control("cancel_consumer")
+            t0 = time.perf_counter()
+            results = [task.apply_async() for _ in range(n)]
+            publish_s = time.perf_counter() - t0
+            get_tracker(self.app).flush(timeout=30)  # producer's "queued" writes, untimed
+            queued = self.raw.llen(self.queue_key)
+            if queued < n:
+                raise RuntimeError(f"only {queued} of {n} messages in the queue")
+            t0 = time.perf_counter()
+            self._control("add_consumer")
+            self._join(results)
+            elapsed = time.perf_counter() - t0
+        else:
+            t0 = time.perf_counter()
+            results = [task.apply_async() for _ in range(n)]
+            publish_s = time.perf_counter() - t0
+            self._join(results)
+            elapsed = time.perf_counter() - t0
+        if kind == "tracked":
+            self.last_tracked_ids = [r.id for r in results]
+        return {"elapsed_s": elapsed, "tasks_per_s": n / elapsed, "publish_s": publish_s}
+
+    def verify_tracked(self, ids: list[str], wait_s: float = 10.0) -> dict[str, Any]:
+        """Statuses of the given tracked jobs in the live store (waits for final writes)."""
+        from regiq_tasks import get_job
+        from regiq_tasks.tracker import get_tracker
+
+        store = get_tracker(self.app).store
+        deadline = time.monotonic() + wait_s
+        while True:
+            pipe = self.raw.pipeline(transaction=False)
+            for job_id in ids:
+                pipe.hget(store.keys.job(job_id), "status")
+            statuses = [s.decode() if s else None for s in pipe.execute()]
+            counts: dict[str, int] = {}
+            for s in statuses:
+                counts[str(s)] = counts.get(str(s), 0) + 1
+            if counts.get("succeeded", 0) == len(ids) or time.monotonic() >= deadline:
+                break
+            time.sleep(0.2)
+        samples = [get_job(job_id, app=self.app) for job_id in (ids[0], ids[len(ids) // 2],
+                                                                 ids[-1])]
+        return {"checked": len(ids), "status_counts": counts, "samples": samples}
+
+
+def main() -> int:
+    args = parse_args()
+    info = common.header("bench_throughput")
+    rid = common.run_id()
+    prefix = common.unique_prefix("throughput", rid)
+    queue = f"regiq-bench-{rid}"
+    tmp = Path(tempfile.mkdtemp(prefix="regiq-bench-"))
+    db_path = tmp / "history.db"
+    env = common.bench_env(redis_url=args.redis_url, prefix=prefix, queue=queue,
+                           database_url=f"sqlite:///{db_path}")
+    os.environ.update(env)
+    worker_env = dict(env)  # diagnostics apply to the worker only
+    if args.no_housekeeper:
+        worker_env["BENCH_NO_HOUSEKEEPER"] = "1"
+    if args.switch_interval:
+        worker_env["BENCH_SWITCH_INTERVAL"] = repr(args.switch_interval)
+    stats_path = tmp / "archiver-stats.json"
+    if args.archiver_stats:
+        worker_env["BENCH_ARCHIVER_STATS"] = str(stats_path)
+    import redis
+    import throughput_app  # configured from the environment just set
+
+    raw = redis.Redis.from_url(args.redis_url)
+    log_path = tmp / "worker.log"
+    hostname = f"bench-{rid}@localhost"
+    worker = common.Worker("throughput_app", queue, hostname, worker_env, pool=args.pool,
+                           concurrency=args.concurrency, log_path=log_path)
+    rounds: list[dict[str, Any]] = []
+    result: dict[str, Any] = {}
+    started = time.monotonic()
+    try:
+        worker.start()
+        ready_s = worker.wait_ready(throughput_app.app)
+        print(f"worker {hostname} ({args.pool}, c={args.concurrency if args.pool == 'prefork' else 1})"
+              f" ready in {ready_s:.1f} s; queue {queue}, prefix {prefix}")
+        bench = Bench(args, throughput_app, worker, raw)
+        for kind in ("bare", "tracked"):  # warm up both pools and code paths
+            bench.run(kind, "stream", args.warmup)
+        for r in range(args.rounds):
+            order = ("bare", "tracked") if r % 2 == 0 else ("tracked", "bare")
+            for mode in args.modes:
+                for kind in order:
+                    fig = bench.run(kind, mode, args.tasks)
+                    rounds.append({"round": r, "mode": mode, "kind": kind, **fig})
+                    print(f"  round {r} {mode:<9} {kind:<7} {fig['tasks_per_s']:7.1f} tasks/s"
+                          f"  ({fig['elapsed_s']:.2f} s, publish {fig['publish_s']:.2f} s;"
+                          f" CPU ms/task: worker main "
+                          f"{fig['cpu_ms_per_task_worker_main']:.2f}, children "
+                          f"{fig['cpu_ms_per_task_pool_children']:.2f}, producer "
+                          f"{fig['cpu_ms_per_task_producer']:.2f}, redis "
+                          f"{fig['cpu_ms_per_task_redis_server']:.2f})", flush=True)
+        verify = bench.verify_tracked(bench.last_tracked_ids)
+        history_rows = None
+        try:
+            with sqlite3.connect(db_path) as conn:
+                history_rows = conn.execute("SELECT count(*) FROM job_history").fetchone()[0]
+        except sqlite3.Error as exc:  # the archiver may not have created it yet
+            history_rows = f"n/a ({exc})"
+    except BaseException:
+        print(f"failed; worker log {log_path}:\n" + common.tail(log_path), file=sys.stderr)
+        args.keep_log = True
+        raise
+    finally:
+        worker.stop()
+        deleted = common.delete_prefix(args.redis_url, prefix)
+        raw.close()
+    summary: dict[str, Any] = {}
+    rows = []
+    for mode in args.modes:
+        med = {kind: common.median([x["tasks_per_s"] for x in rounds
+                                    if x["mode"] == mode and x["kind"] == kind])
+               for kind in ("bare", "tracked")}
+        ratios = []
+        for r in range(args.rounds):  # per-round ratio: both kinds ran back to back
+            pair = {x["kind"]: x["tasks_per_s"] for x in rounds
+                    if x["mode"] == mode and x["round"] == r}
+            ratios.append(pair["tracked"] / pair["bare"])
+        ratio = med["tracked"] / med["bare"]
+        summary[mode] = {"bare_median": med["bare"], "tracked_median": med["tracked"],
+                         "ratio_of_medians": ratio,
+                         "per_round_ratio_median": common.median(ratios),
+                         "per_round_ratios": ratios}
+        rows.append([mode, f"{med['bare']:.1f}", f"{med['tracked']:.1f}", f"{ratio:.3f}",
+                     f"{common.median(ratios):.3f}",
+                     "met" if ratio >= TARGET_RATIO else "NOT met"])
+    print()
+    print(f"no-op throughput, {args.pool} pool, {args.tasks} tasks x {args.rounds} rounds "
+          f"per kind and mode (median tasks/s)")
+    print(common.table(["mode", "bare/s", "tracked/s", "ratio", "per-round ratio",
+                        f"target >= {TARGET_RATIO}"], rows))
+    counts = verify["status_counts"]
+    cpu_rows = []
+    for mode in args.modes:
+        for kind in ("bare", "tracked"):
+            sel = [x for x in rounds if x["mode"] == mode and x["kind"] == kind]
+            cpu_rows.append([mode, kind] + [
+                f"{common.median([x[f'cpu_ms_per_task_{name}'] for x in sel]):.3f}"
+                for name in ("worker_main", "pool_children", "producer", "redis_server")])
+            summary[mode][f"cpu_ms_per_task_{kind}"] = {
+                name: common.median([x[f"cpu_ms_per_task_{name}"] for x in sel])
+                for name in ("worker_main", "pool_children", "producer", "redis_server")}
+    print("\nCPU ms per task (median of rounds; redis = whole server, other users included)")
+    print(common.table(["mode", "kind", "worker main", "pool children", "producer", "redis"],
+                       cpu_rows))
+    print(f"\ntracked jobs of the last round in the live store: {counts} "
+          f"(of {verify['checked']}); history rows archived by the worker: {history_rows}")
+    for rec in verify["samples"]:
+        if rec:
+            print(f"  get_job {rec['id']}: status={rec['status']} worker={rec['worker']} "
+                  f"duration_s={rec['duration_s']} queue_wait_s={rec['queue_wait_s']}")
+        else:
+            print("  get_job: None")
+    archiver_stats = None
+    if args.archiver_stats and stats_path.exists():
+        import json
+
+        archiver_stats = json.loads(stats_path.read_text())
+        a = archiver_stats
+        full = max(1, a["batches"] - a["empty_batches"])
+        print(f"in-worker archiver: {a['rows']} rows in {a['batches']} batches "
+              f"({a['empty_batches']} empty), {a['rows'] / full:.1f} rows per non-empty batch, "
+              f"thread CPU {1000 * a['thread_cpu_s']:.0f} ms = "
+              f"{1000 * a['thread_cpu_s'] / max(1, a['rows']):.3f} ms/row, "
+              f"{1000 * a['thread_cpu_s'] / a['batches']:.2f} ms/batch")
+    print(f"total run time {time.monotonic() - started:.0f} s; deleted {deleted} Redis keys "
+          f"under {prefix}")
+    if args.keep_log:
+        print(f"worker log: {log_path} (kept)")
+    result = {"benchmark": "throughput", "date": common.now_iso(), "machine": info,
+              "args": {k: v for k, v in vars(args).items()}, "summary": summary,
+              "rounds": rounds, "verify": {"status_counts": counts,
+                                           "checked": verify["checked"]},
+              "history_rows": history_rows, "archiver_stats": archiver_stats}
+    if not args.no_json:
+        print(f"JSON: {common.write_json('throughput', result, args.json)}")
+    ok = counts.get("succeeded", 0) == verify["checked"]
+    if not args.keep_log:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

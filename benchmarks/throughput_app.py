@@ -1,0 +1,227 @@
+"""The Celery app the worker benchmarks run: a bare and a tracked no-op, and a progress loop.
+
+Configured only from environment variables that the benchmark scripts set (see
+``common.bench_env``), so that the benchmark process (the producer) and its worker
+subprocess (``celery -A throughput_app worker``, cwd ``benchmarks/``) agree:
+
+- ``BENCH_PREFIX`` (required): Redis key prefix of the run. regiq keys live under
+  ``<prefix>regiq:``, the broker's under ``<prefix>broker:``, the result backend's under
+  ``<prefix>backend:``.
+- ``BENCH_QUEUE`` (required): the run's own queue (also its exchange and routing key).
+- ``BENCH_REDIS_URL``: broker, result backend and live store (default local Redis db 0).
+- ``BENCH_DATABASE_URL``: history database the worker's archiver writes to.
+- ``BENCH_PROGRESS_INTERVAL``: regiq ``progress_interval`` (default: regiq's, 0.25 s).
+
+Diagnostics only (to attribute overhead, not for the headline figures):
+
+- ``BENCH_NO_HOUSEKEEPER=1``: the worker does not start regiq's housekeeping thread
+  (archiver, reaper, expiry) at ``worker_ready``.
+- ``BENCH_SWITCH_INTERVAL``: ``sys.setswitchinterval`` for the worker processes.
+- ``BENCH_ARCHIVER_STATS=<path>``: count the archiver's batches (rows, thread CPU and
+  wall time per ``Archiver.run_once``) and write them as JSON to ``<path>`` at shutdown.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from celery import Celery
+
+from regiq_tasks import TrackedTask, install
+from regiq_tasks.runtime import current_runtime
+
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+PREFIX = os.environ["BENCH_PREFIX"]
+QUEUE = os.environ["BENCH_QUEUE"]
+
+app = Celery("throughput_app", broker=REDIS_URL, backend=REDIS_URL)
+app.conf.update(
+    broker_transport_options={"global_keyprefix": f"{PREFIX}broker:"},
+    result_backend_transport_options={"global_keyprefix": f"{PREFIX}backend:"},
+    task_default_queue=QUEUE,
+    task_default_exchange=QUEUE,
+    task_default_routing_key=QUEUE,
+    task_serializer="json",
+    result_serializer="json",
+    accept_content=["json"],
+    result_expires=3600,
+    broker_connection_retry_on_startup=True,
+    worker_redirect_stdouts=False,
+)
+
+_regiq: dict[str, Any] = {"key_prefix": f"{PREFIX}regiq:", "redis_url": REDIS_URL}
+if os.environ.get("BENCH_DATABASE_URL"):
+    _regiq["database_url"] = os.environ["BENCH_DATABASE_URL"]
+if os.environ.get("BENCH_PROGRESS_INTERVAL"):
+    _regiq["progress_interval"] = float(os.environ["BENCH_PROGRESS_INTERVAL"])
+install(app, **_regiq)
+
+if os.environ.get("BENCH_NO_HOUSEKEEPER") == "1":
+    import signals.handlers
+
+    signals.handlers.start_housekeeper = lambda app, hostname=None: None  # type: ignore
+if os.environ.get("BENCH_ARCHIVER_STATS"):
+    import atexit
+    import json
+
+    from regiq_tasks.archive import Archiver
+
+    _stats: dict[str, Any] = {"batches": 0, "empty_batches": 0, "rows": 0, "thread_cpu_s": 0.0,
+              "wall_s": 0.0, "pid": None}
+    _run_once = Archiver.run_once
+
+    def _counted_run_once(self: Archiver, block_ms: int = 0) -> int:
+        c0, w0 = time.thread_time(), time.perf_counter()
+        rows = _run_once(self, block_ms)
+        _stats["thread_cpu_s"] += time.thread_time() - c0
+        _stats["wall_s"] += time.perf_counter() - w0
+        _stats["batches"] += 1
+        _stats["empty_batches"] += rows == 0
+        _stats["rows"] += rows
+        _stats["pid"] = os.getpid()
+        return rows
+
+    def _dump_stats() -> None:
+        if _stats["batches"]:
+            with open(os.environ["BENCH_ARCHIVER_STATS"], "w") as fh:
+                json.dump(_stats, fh)
+
+    Archiver.run_once = _counted_run_once  # type: ignore[method-assign]
+    atexit.register(_dump_stats)
+if os.environ.get("BENCH_SWITCH_INTERVAL"):
+    import sys
+
+    sys.setswitchinterval(float(os.environ["BENCH_SWITCH_INTERVAL"]))
+
+
+@app.task(name="bench.noop_bare")
+def noop_bare() -> None:
+    """A plain Celery no-op."""
+    return
+
+
+@app.task(base=TrackedTask, bind=True, name="bench.noop_tracked")
+def noop_tracked(self: TrackedTask) -> None:
+    """A tracked no-op."""
+    return
+
+
+def _timed_batches(progress: Any, calls: int, batch: int, message: str | None,
+                   rt: Any) -> tuple[list[float], list[bool]]:
+    """ns per call of each batch of ``batch`` progress() calls; whether it flushed."""
+    per_call: list[float] = []
+    flushed: list[bool] = []
+    clock = time.perf_counter_ns
+    for start in range(0, calls, batch):
+        stop = min(calls, start + batch)
+        before = rt.next_flush
+        if message is None:
+            t0 = clock()
+            for i in range(start, stop):
+                progress(i + 1, calls)
+            t1 = clock()
+        else:
+            t0 = clock()
+            for i in range(start, stop):
+                progress(i + 1, calls, message)
+            t1 = clock()
+        per_call.append((t1 - t0) / (stop - start))
+        flushed.append(rt.next_flush != before)
+    return per_call, flushed
+
+
+def _loop_baseline(calls: int, batch: int) -> list[float]:
+    """ns per iteration of the same loop without the call (``i + 1`` kept)."""
+    per_iter: list[float] = []
+    clock = time.perf_counter_ns
+    for start in range(0, calls, batch):
+        stop = min(calls, start + batch)
+        t0 = clock()
+        for i in range(start, stop):
+            i + 1
+        t1 = clock()
+        per_iter.append((t1 - t0) / (stop - start))
+    return per_iter
+
+
+@app.task(base=TrackedTask, bind=True, name="bench.progress_loop")
+def progress_loop(self: TrackedTask, calls: int = 200_000, batch: int = 1000,
+                  flush_seconds: float = 3.0) -> dict[str, Any]:
+    """Time ``self.progress()`` inside a real tracked run; returns the raw figures.
+
+    1. Flush phase (``flush_seconds``): every call timed on its own; calls that
+       flushed (``next_flush`` moved) are kept, split by whether they also published
+       the PROGRESS state to the result backend (``next_backend`` moved).
+    2. Coalesced phase: ``calls`` calls without and ``calls`` calls with a message, in
+       batches of ``batch``, each batch timed as a whole; plus the bare loop baseline.
+    """
+    rt = current_runtime()
+    assert rt is not None and rt.task is self, "not running as a tracked job"
+    progress = self.progress
+    clock = time.perf_counter_ns
+
+    flush_ns: list[int] = []
+    flush_backend_ns: list[int] = []
+    phase_calls = 0
+    big_total = 10**12
+    deadline = time.monotonic() + flush_seconds
+    i = 0
+    while True:
+        nf, nb = rt.next_flush, rt.next_backend
+        t0 = clock()
+        progress(i + 1, big_total)
+        t1 = clock()
+        i += 1
+        if rt.next_flush != nf:
+            (flush_backend_ns if rt.next_backend != nb else flush_ns).append(t1 - t0)
+            if time.monotonic() >= deadline:
+                break
+    phase_calls = i
+    empty_timer = []
+    for _ in range(1000):
+        t0 = clock()
+        t1 = clock()
+        empty_timer.append(t1 - t0)
+
+    plain, plain_flushed = _timed_batches(progress, calls, batch, None, rt)
+    with_msg, msg_flushed = _timed_batches(progress, calls, batch, "step", rt)
+    baseline = _loop_baseline(calls, batch)
+    return {"calls": calls, "batch": batch, "pid": os.getpid(),
+            "plain_ns": plain, "plain_flushed": plain_flushed,
+            "message_ns": with_msg, "message_flushed": msg_flushed,
+            "loop_baseline_ns": baseline,
+            "flush_ns": flush_ns, "flush_backend_ns": flush_backend_ns,
+            "flush_phase_calls": phase_calls, "flush_phase_seconds": flush_seconds,
+            "timer_overhead_ns": sorted(empty_timer)[len(empty_timer) // 2]}
+
+
+@app.task(base=TrackedTask, bind=True, name="bench.progress_flush_profile")
+def progress_flush_profile(self: TrackedTask, flushes: int = 20, backend: bool = True) -> str:
+    """Diagnostic: cProfile of progress() calls that flush, with (``backend``) or without
+    the PROGRESS state publication."""
+    import cProfile
+    import io
+    import pstats
+
+    rt = current_runtime()
+    assert rt is not None and rt.task is self, "not running as a tracked job"
+    profiler = cProfile.Profile()
+    done = 0
+    i = 0
+    deadline = time.monotonic() + flushes * 2.0 + 5.0  # bounded even if nothing flushes
+    while done < flushes and time.monotonic() < deadline:
+        i += 1
+        now = time.monotonic()
+        if now >= rt.next_flush and (now >= rt.next_backend) == backend:
+            profiler.enable()
+            self.progress(i, 10**12)
+            profiler.disable()
+            done += 1
+        else:
+            self.progress(i, 10**12)
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("cumulative").print_stats(30)
+    return f"{done} profiled calls\n" + out.getvalue()
