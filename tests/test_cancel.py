@@ -142,9 +142,11 @@ def test_later_jobs_of_a_cancelled_pipeline_are_cancelled_when_they_start(
     assert get_job(result.id, app=app)["cancel"]["reason"] == "withdrawn"
 
 
-def test_finished_and_unknown_jobs_are_refused_with_typed_errors(app: Celery, worker: Any) -> None:
+def test_finished_and_unknown_jobs_are_refused_with_typed_errors(
+        app: Celery, prefork_worker: Start) -> None:
+    prefork_worker(app)
     done = app.tasks["t.add"].delay(1, 2)
-    done.get(timeout=10)
+    done.get(timeout=20)
     wait_for(lambda: status_of(app, done.id) == "succeeded", 10, "succeeded")
     with pytest.raises(JobNotCancellable, match="is succeeded and cannot be cancelled"):
         cancel_job(done.id, "late", app=app)
@@ -156,12 +158,21 @@ def test_finished_and_unknown_jobs_are_refused_with_typed_errors(app: Celery, wo
         cancel_job(done.id, "x", terminate="yes", app=app)  # type: ignore[arg-type]
 
 
-def test_a_second_cancel_keeps_the_first_reason_and_changes_nothing(app: Celery) -> None:
-    result = app.tasks["t.add"].delay(1, 2)
-    first = cancel_job(result.id, "first reason", requested_by="alice", app=app)
-    again = cancel_job(result.id, "second reason", requested_by="bob", app=app)
-    assert again == first
-    assert again["cancel"]["reason"] == "first reason"
+def test_a_second_cancel_keeps_the_first_reason_and_changes_nothing(
+        app: Celery, prefix: str, prefork_worker: Start) -> None:
+    queued = app.tasks["t.add"].delay(1, 2)  # no worker yet: queued
+    first = cancel_job(queued.id, "first reason", requested_by="alice", app=app)
+    again = cancel_job(queued.id, "second reason", requested_by="bob", app=app)
+    assert again == first and again["cancel"]["reason"] == "first reason"
+    prefork_worker(app)
+    running = app.tasks["t.cooperative"].delay(1000, 0.01, f"{prefix}f")
+    wait_for(lambda: status_of(app, running.id) == "running", 20, "job to run")
+    first = cancel_job(running.id, "first reason", requested_by="alice", app=app)
+    again = cancel_job(running.id, "second reason", requested_by="bob", terminate=True,
+                       app=app)
+    assert again["cancel"] == first["cancel"]
+    wait_for(lambda: status_of(app, running.id) == "cancelled", 10, "job to stop")
+    assert get_job(running.id, app=app)["cancel"]["reason"] == "first reason"
 
 
 def test_cancel_requests_and_the_final_status_go_to_the_event_stream(
