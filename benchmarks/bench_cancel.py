@@ -47,11 +47,11 @@ def main() -> None:
     env = common.bench_env(redis_url=args.redis_url, prefix=prefix, queue=queue,
                            database_url=f"sqlite:///{workdir / 'history.db'}")
     os.environ.update(env)
-    import cancel_app
+    import throughput_app as cancel_app
     from regiq_tasks import cancel_job
 
     latencies: list[float] = []
-    worker = common.Worker("cancel_app", queue, f"cancel-{rid}@localhost", env,
+    worker = common.Worker("throughput_app", queue, f"cancel-{rid}@localhost", env,
                            log_path=workdir / "worker.log")
     try:
         with worker:

@@ -225,3 +225,12 @@ def progress_flush_profile(self: TrackedTask, flushes: int = 20, backend: bool =
     stats = pstats.Stats(profiler, stream=out)
     stats.sort_stats("cumulative").print_stats(30)
     return f"{done} profiled calls\n" + out.getvalue()
+
+
+@app.task(base=TrackedTask, bind=True, name="bench.cooperative")
+def cooperative(self: TrackedTask, steps: int = 6000) -> int:
+    """Report progress every 10 ms for up to a minute (the cancel-latency benchmark)."""
+    for i in range(steps):
+        time.sleep(0.01)
+        self.progress(i + 1, steps)
+    return steps
