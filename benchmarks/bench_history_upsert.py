@@ -14,21 +14,20 @@ from __future__ import annotations
 
 import argparse
 import secrets
+import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine
-from sqlalchemy.engine import make_url
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from regiq_tasks.history import database_url, make_engine, upgrade, upsert_jobs
-from regiq_tasks.record import iso
+import common  # noqa: E402
+from regiq_tasks.history import make_engine, upgrade, upsert_jobs  # noqa: E402
+from regiq_tasks.record import iso  # noqa: E402
 
-DEFAULT_POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+DEFAULT_POSTGRES_SERVER = common.DEFAULT_POSTGRES_SERVER
 
 
 def make_records(count: int, start: int = 0) -> list[dict[str, Any]]:
@@ -68,22 +67,6 @@ def measure(url: str, batches: int, batch_size: int) -> tuple[float, float]:
     return rates[0], rates[1]
 
 
-@contextmanager
-def temporary_postgres_database(server_url: str) -> Iterator[str]:
-    """A PostgreSQL database created for the benchmark and dropped afterwards."""
-    server = database_url(server_url)
-    name = f"regiq_bench_{secrets.token_hex(4)}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(server).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
-
-
 def report(label: str, rates: tuple[float, float], batches: int, batch_size: int) -> None:
     """Print one result line."""
     print(f"{label:<11} {batches} x {batch_size} rows: insert {rates[0]:>8,.0f} rows/s, "
@@ -104,7 +87,7 @@ def main() -> None:
         rates = measure(f"sqlite:///{path}", args.batches, args.batch_size)
         report("SQLite", rates, args.batches, args.batch_size)
     if not args.no_postgres:
-        with temporary_postgres_database(args.postgres_server) as url:
+        with common.scratch_postgres(args.postgres_server) as url:
             rates = measure(url, args.batches, args.batch_size)
             report("PostgreSQL", rates, args.batches, args.batch_size)
 
