@@ -63,20 +63,28 @@ class TrackedTask(Task):
         finally:
             _publishing.reset(token)
 
-    def _runtime(self) -> JobRuntime:
+    def _runtime(self) -> JobRuntime | None:
+        """This run's tracking state; None if tracking failed to start for it.
+
+        Called outside a worker run it is a programming error (RuntimeError); inside a
+        run whose tracking could not start, tracking is skipped: it never breaks the task.
+        """
         rt = current_runtime()
-        if rt is None or rt.task is not self:
+        if rt is not None and rt.task is self:
+            return rt
+        if self.request.called_directly:
             raise RuntimeError(f"{self.name}: progress tracking is only available while the "
                                "task runs in a worker with regiq_tasks installed")
-        return rt
+        return None
 
     def progress(self, current: float, total: float | None = None,
                  message: str | None = None) -> None:
         """Report progress; cheap to call often. Raises JobCancelled once cancelled."""
         rt = current_runtime()
         if rt is None or rt.task is not self:
-            self._runtime()
-        assert rt is not None
+            rt = self._runtime()
+            if rt is None:
+                return
         if rt.cancelled:
             raise JobCancelled(f"job {rt.job_id} was cancelled")
         if current < 0 or (total is not None and total <= 0):
@@ -120,17 +128,20 @@ class TrackedTask(Task):
 
     def check_cancelled(self) -> None:
         """Raise JobCancelled if a cancel was requested for this job."""
-        if self._runtime().cancelled:
-            raise JobCancelled(f"job {current_runtime().job_id} was cancelled")  # type: ignore[union-attr]
+        rt = self._runtime()
+        if rt is not None and rt.cancelled:
+            raise JobCancelled(f"job {rt.job_id} was cancelled")
 
     def set_metadata(self, **values: Any) -> None:
         """Attach JSON-serialisable key/values to the job record (merged, last wins)."""
-        rt = self._runtime()
         for key, value in values.items():
             try:
                 json.dumps(value)
             except (TypeError, ValueError):
                 raise ValueError(f"set_metadata: value of {key!r} is not JSON-serialisable")
+        rt = self._runtime()
+        if rt is None:
+            return
         rt.metadata.update(values)
         rt.metadata_dirty = True
 

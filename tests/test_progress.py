@@ -84,3 +84,25 @@ def test_progress_outside_a_running_task_is_a_clear_error(app: Celery) -> None:
 
 def test_bad_progress_values_are_refused_inside_the_task(app: Celery, worker: Any) -> None:
     assert "current >= 0" in app.tasks["t.badprogress"].delay().get(timeout=10)
+
+
+def test_a_tracked_task_on_an_app_without_tracking_still_runs_and_returns(
+        app: Celery, prefix: str) -> None:
+    from tests.fixtures.services import thread_worker
+
+    bare = Celery("not-installed", broker=app.conf.broker_url, backend=app.conf.broker_url,
+                  set_as_current=False)
+    bare.conf.update({k: app.conf[k] for k in (
+        "broker_transport_options", "result_backend_transport_options", "task_default_queue")})
+
+    @bare.task(base=TrackedTask, bind=True, shared=False, name="t.untracked_progress")
+    def work(self: TrackedTask) -> str:
+        self.progress(1, 2, message="half")
+        self.check_cancelled()
+        self.set_metadata(stage="done")
+        return "ok"
+
+    with thread_worker(bare):
+        assert work.delay().get(timeout=10) == "ok"
+    assert get_job(work.name, app=app) is None
+    bare.close()
