@@ -61,6 +61,6 @@ def test_bad_input_is_one_clear_line_and_a_non_zero_exit(run: Any, args: tuple[s
 def test_db_upgrade_brings_the_history_schema_to_head(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'h.db'}"
     out = CliRunner().invoke(main, ["db", "upgrade", "--database-url", url])
-    assert out.exit_code == 0 and "history schema at 0001" in out.output
+    assert out.exit_code == 0 and "history schema at 0002" in out.output
     assert CliRunner().invoke(main, ["db", "current", "--database-url", url]).output.strip() \
-        == "0001"
+        == "0002"

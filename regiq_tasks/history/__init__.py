@@ -14,13 +14,18 @@ from .db import (
 )
 from .models import JOB_HISTORY, Base, JobHistory
 from .repository import get_job, query_history, row_from_record, upsert_jobs
+from .tokens import API_TOKENS, ApiToken, Principal, Role
 
 __all__ = [
+    "API_TOKENS",
     "JOB_HISTORY",
     "MIGRATIONS_DIR",
+    "ApiToken",
     "VERSION_TABLE",
     "Base",
     "JobHistory",
+    "Principal",
+    "Role",
     "alembic_config",
     "current_revision",
     "database_url",
