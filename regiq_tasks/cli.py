@@ -1,4 +1,4 @@
-"""The ``regiq`` command: demo, database migrations and job inspection."""
+"""The ``regiq`` command: demo, database migrations, job inspection, monitor and tokens."""
 
 from __future__ import annotations
 
@@ -163,6 +163,74 @@ def jobs_cancel(job_id: str | None, pipeline_id: str | None, reason: str, termin
             _print_json(cancel_pipeline(pipeline_id, reason, who, terminate, app=app))
         else:
             _print_json(cancel_job(job_id, reason, who, terminate, app=app))  # type: ignore[arg-type]
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)
+@click.option("--app", "app_spec", help=APP_HELP)
+def monitor(host: str, port: int, app_spec: str | None) -> None:
+    """Serve the monitor (REST API) with Flask-SocketIO's server, threading mode."""
+    from monitor.serve import serve
+
+    with _clean_errors():
+        celery_app = _load_app(app_spec)
+        click.echo(f"regiq monitor on http://{host}:{port}/ (GET /healthz; the API needs a "
+                   "token: REGIQ_API_TOKENS or `regiq token create`)")
+        serve(host, port, {"REGIQ_CELERY_APP": celery_app})
+
+
+@main.group()
+def token() -> None:
+    """API tokens of the monitor (stored hashed in the history database)."""
+
+
+def _token_engine(database_url: str | None) -> Any:
+    from .history.db import make_engine, upgrade
+
+    url = _database_url(database_url)
+    upgrade(url)
+    return make_engine(url)
+
+
+DB_HELP = "Default: REGIQ_DATABASE_URL or the SQLite default."
+
+
+@token.command("create")
+@click.option("--role", required=True, type=click.Choice(["viewer", "operator", "admin"]))
+@click.option("--name", required=True, help="Who holds it (recorded as requested_by).")
+@click.option("--database-url", help=DB_HELP)
+def token_create(role: str, name: str, database_url: str | None) -> None:
+    """Create a token and print it once (only its hash is kept)."""
+    from .history.tokens import create_token
+
+    with _clean_errors():
+        record, secret = create_token(_token_engine(database_url), name, role)
+    click.echo(f"token {record['id']} ({record['name']}, {record['role']}); shown only now:")
+    click.echo(secret)
+
+
+@token.command("list")
+@click.option("--database-url", help=DB_HELP)
+def token_list(database_url: str | None) -> None:
+    """List tokens as JSON (ids, names, roles, dates; never the secrets)."""
+    from .history.tokens import list_tokens
+
+    with _clean_errors():
+        _print_json(list_tokens(_token_engine(database_url)))
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+@click.option("--database-url", help=DB_HELP)
+def token_revoke(token_id: int, database_url: str | None) -> None:
+    """Revoke a token by id; it stops working at once."""
+    from .history.tokens import revoke_token
+
+    with _clean_errors():
+        if not revoke_token(_token_engine(database_url), token_id):
+            raise click.ClickException(f"no active token with id {token_id}")
+    click.echo(f"token {token_id} revoked")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,89 @@
+"""What the monitor's views need from the plugin: the Celery app, tokens and limits."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from celery.utils.imports import symbol_by_name
+from flask import current_app
+from sqlalchemy.exc import SQLAlchemyError
+
+from regiq_tasks.errors import ConfigurationError, StoreUnavailable
+from regiq_tasks.history.tokens import Principal, Role, find_token, hash_token
+from regiq_tasks.tracker import Tracker, get_tracker
+
+EXTENSION = "regiq_monitor"
+MAX_TOKEN_LENGTH = 512  # longer Authorization values are refused without a lookup
+
+
+def parse_tokens(spec: str) -> list[tuple[str, Role]]:
+    """``role:SECRET,role:OTHER`` as (SHA-256 of the secret, role) pairs."""
+    pairs: list[tuple[str, Role]] = []
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        role, sep, secret = item.partition(":")
+        if not sep or not secret or role not in Role.__members__.values():
+            raise ConfigurationError(
+                "REGIQ_API_TOKENS: expected role:SECRET[,role:SECRET...] with a role of "
+                f"{', '.join(r.value for r in Role)}; got an entry for {role!r}")
+        pairs.append((hash_token(secret), Role(role)))
+    return pairs
+
+
+@dataclass
+class MonitorContext:
+    """Per-app state of the monitor, kept in ``app.extensions``."""
+
+    celery_app: Any
+    config_tokens: list[tuple[str, Role]] = field(default_factory=list)
+    max_body_bytes: int = 65536
+
+    @property
+    def tracker(self) -> Tracker:
+        """The Celery app's tracker in this process."""
+        return get_tracker(self.celery_app)
+
+    def authenticate(self, token: str) -> Principal | None:
+        """The principal a bearer token stands for, or None; constant-time comparisons."""
+        if not token or len(token) > MAX_TOKEN_LENGTH:
+            return None
+        digest = hash_token(token)
+        found: Role | None = None
+        for known, role in self.config_tokens:  # no early exit: same work for every token
+            if hmac.compare_digest(known, digest) and found is None:
+                found = role
+        if found is not None:
+            return Principal(found.value, found)  # REGIQ_API_TOKENS tokens are named by role
+        try:
+            return find_token(self.tracker.engine, token)
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(f"authenticate: history database unreachable: {exc}") from exc
+
+
+def load_celery_app(value: Any) -> Any:
+    """A Celery app given as an object or ``module:attribute`` (default: the bundled one)."""
+    if value is None:
+        from regiq_tasks.celery import app
+
+        return app
+    return symbol_by_name(value) if isinstance(value, str) else value
+
+
+def build_context(config: Mapping[str, Any]) -> MonitorContext:
+    """The monitor context from the Flask config, falling back on the plugin's settings."""
+    celery_app = load_celery_app(config.get("REGIQ_CELERY_APP"))
+    settings = get_tracker(celery_app).settings
+    tokens = config.get("REGIQ_API_TOKENS", settings.api_tokens)
+    max_body = config.get("REGIQ_MAX_BODY_BYTES", settings.max_body_bytes)
+    if isinstance(max_body, bool) or not isinstance(max_body, int) or max_body < 1:
+        raise ConfigurationError(f"REGIQ_MAX_BODY_BYTES: expected an integer >= 1, "
+                                 f"got {max_body!r}")
+    return MonitorContext(celery_app, parse_tokens(str(tokens or "")), max_body)
+
+
+def current_context() -> MonitorContext:
+    """The monitor context of the current Flask app."""
+    context: MonitorContext = current_app.extensions[EXTENSION]
+    return context
