@@ -73,12 +73,18 @@ def register_error_handlers(app: APIFlask) -> None:
 
 
 @contextmanager
-def bad_input() -> Iterator[None]:
-    """Turn the Python API's ValueError (message starts with the parameter) into a 400."""
+def bad_input(*parameters: str) -> Iterator[None]:
+    """Turn the Python API's ValueError naming one of ``parameters`` into a 400.
+
+    Its message starts with the parameter's name; any other ValueError is a fault of
+    ours and stays a 500 rather than blaming the client.
+    """
     try:
         yield
     except ValueError as exc:
         name = str(exc).split(":", 1)[0]
+        if name not in parameters:
+            raise
         raise HTTPError(400, str(exc), detail={name: [str(exc)]}) from None
 
 

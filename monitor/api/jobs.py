@@ -29,7 +29,7 @@ bp = APIBlueprint("jobs", __name__, tag="Jobs")
         responses=[400, 403, 404, 503])
 def get_job(job_id: str) -> dict[str, Any]:
     """One job's record."""
-    with bad_input():
+    with bad_input("job_id"):
         job = api.get_job(job_id, app=current_context().celery_app)
     if job is None:
         raise JobNotFound(job_id)
@@ -44,7 +44,7 @@ def get_job(job_id: str) -> dict[str, Any]:
         responses=[400, 403, 503])
 def list_jobs(query: dict[str, Any]) -> dict[str, Any]:
     """Live jobs matching the filters."""
-    with bad_input():
+    with bad_input(*JobListQuery().fields):
         return api.list_jobs(app=current_context().celery_app, **query)
 
 
@@ -56,7 +56,7 @@ def list_jobs(query: dict[str, Any]) -> dict[str, Any]:
         responses=[400, 403, 503])
 def list_history(query: dict[str, Any]) -> dict[str, Any]:
     """Archived jobs matching the filters."""
-    with bad_input():
+    with bad_input(*HistoryQuery().fields):
         return api.get_history(app=current_context().celery_app, **query)
 
 
@@ -69,7 +69,7 @@ def list_history(query: dict[str, Any]) -> dict[str, Any]:
         responses=[400, 403, 404, 409, 413, 503])
 def put_progress(job_id: str, body: dict[str, Any]) -> dict[str, Any]:
     """Set a live job's progress; 409 once the job is final."""
-    with bad_input():
+    with bad_input("job_id", *ProgressIn().fields):
         return report_progress(job_id, body["current"], body.get("total"),
                                body.get("message"), app=current_context().celery_app)
 
@@ -85,6 +85,6 @@ def put_progress(job_id: str, body: dict[str, Any]) -> dict[str, Any]:
         responses=[400, 403, 404, 409, 413, 503])
 def put_cancel(job_id: str, body: dict[str, Any]) -> dict[str, Any]:
     """Cancel a job on behalf of the token's name."""
-    with bad_input():
+    with bad_input("job_id", *CancelIn().fields):
         return cancel_job(job_id, body["reason"], principal_name(), body["terminate"],
                           app=current_context().celery_app)

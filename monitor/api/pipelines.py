@@ -25,7 +25,7 @@ bp = APIBlueprint("pipelines", __name__, tag="Pipelines")
         responses=[400, 403, 404, 503])
 def get_pipeline(pipeline_id: str) -> dict[str, Any]:
     """A pipeline's jobs and aggregate progress."""
-    with bad_input():
+    with bad_input("pipeline_id"):
         pipeline = api.get_pipeline(pipeline_id, app=current_context().celery_app)
     if pipeline is None:
         raise JobNotFound(pipeline_id)
