@@ -12,6 +12,7 @@ from typing import Any
 import click
 from celery.utils.imports import symbol_by_name
 
+from .alerts.cli import alerts
 from .config import Settings
 from .errors import RegiqError
 
@@ -231,6 +232,9 @@ def token_revoke(token_id: int, database_url: str | None) -> None:
         if not revoke_token(_token_engine(database_url), token_id):
             raise click.ClickException(f"no active token with id {token_id}")
     click.echo(f"token {token_id} revoked")
+
+
+main.add_command(alerts)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -30,3 +30,22 @@ class JobNotCancellable(RegiqError):
 
 class StoreUnavailable(RegiqError):
     """The live store (Redis) or the history database cannot be reached."""
+
+
+class AlertNotFound(RegiqError, LookupError):
+    """No alert with this id is stored."""
+
+    def __init__(self, alert_id: int) -> None:
+        super().__init__(f"no alert with id {alert_id!r}")
+        self.alert_id = alert_id
+
+
+class AlertAlreadyResolved(RegiqError):
+    """The alert was resolved before; a resolution is recorded only once."""
+
+    def __init__(self, alert_id: int, resolved_at: str | None, resolved_by: str | None) -> None:
+        super().__init__(f"alert {alert_id} was already resolved at {resolved_at}"
+                         + (f" by {resolved_by}" if resolved_by else ""))
+        self.alert_id = alert_id
+        self.resolved_at = resolved_at
+        self.resolved_by = resolved_by

@@ -15,6 +15,7 @@ from typing import Any
 import redis
 from sqlalchemy.exc import SQLAlchemyError
 
+from .alerts import hooks as alert_hooks
 from .archive import Archiver
 from .lease import Lease
 from .record import iso
@@ -45,6 +46,7 @@ def reap_lost(tracker: Tracker) -> int:
     changes = [Change(job_id, JobStatus.LOST, set={"finished_at": now, "error": error},
                       reap_cutoff=cutoff) for job_id in ids]
     results = store.apply_many(changes)
+    alert_hooks.on_reaped(tracker.app, ids, results)
     lost = sum(1 for status, _ in results if status == JobStatus.LOST)
     if lost:
         logger.warning("regiq: %d job(s) lost (no heartbeat since %s)", lost, iso(cutoff))
@@ -79,6 +81,7 @@ class Housekeeper:
         if now >= self._next_reap and self.leases["reaper"].hold():
             self._next_reap = now + reap_every
             reap_lost(self.tracker)
+            alert_hooks.check_overdue(self.tracker)  # job_overdue, under the reaper lease
         if now >= self._next_expiry and self.leases["expiry"].hold():
             self._next_expiry = now + EXPIRY_INTERVAL
             self.tracker.store.expire_due()

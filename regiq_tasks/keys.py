@@ -39,7 +39,36 @@ key                            type         meaning
 ``P lock:<name>``              string       a lease (token, PX) held by the one worker
                                             doing a housekeeping duty (archiver, reaper,
                                             expiry) at a time.
+``P alerts:failures:<type>``   zset         final failures of one job type for the
+                                            ``failure_burst`` rule; member = job id,
+                                            score = failure time (s). Trimmed to the
+                                            window, TTL = window. Written and read by
+                                            the alert task.
+``P alerts:burst:<type>``      string       start time (s) of the current failure
+                                            burst of a type (its fingerprint); TTL =
+                                            window. Written and read by the alert task.
+``P alerts:overdue:<id>``      string       marks a running job already reported as
+                                            overdue (``job_overdue``); TTL 1 day.
+                                            Written and read by the reaper's check.
+``P socketio``                 pub/sub      Flask-SocketIO message-queue channel: the
+                                            alert tasks emit ``alert`` events on it;
+                                            the monitor servers (``SocketIO(channel=``
+                                            ``...)``) fan them out to their clients.
+``P live:relay-last-id``       string       id of the last ``P events`` entry the live
+                                            relay emitted; a relay that takes over
+                                            resumes after it. Written and read by the
+                                            relay holding ``P lock:live-relay``.
+``P live:rooms``               zset         Socket.IO rooms with a subscriber on some
+                                            monitor; score = last refresh (s, the
+                                            monitor's clock). Written by every monitor
+                                            (on subscribe, and every few seconds);
+                                            read by the relay, which emits only to
+                                            fresh rooms and trims stale members.
 =============================  ===========  ==========================================
+
+Socket.IO rooms (not Redis keys, so no prefix: the message-queue channel above is
+prefixed already): ``all`` (every job), ``job:<id>``, ``pipeline:<pipeline_id>`` and
+``type:<job type>``; see :func:`job_room` and its neighbours.
 """
 
 from __future__ import annotations
@@ -47,6 +76,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 ARCHIVER_GROUP = "archiver"
+RELAY_LOCK = "live-relay"  # lease name (``P lock:live-relay``) of the one live relay
+ROOM_ALL = "all"  # Socket.IO room of the clients subscribed to every job
+
+
+def job_room(job_id: str) -> str:
+    """Socket.IO room of one job's subscribers."""
+    return f"job:{job_id}"
+
+
+def pipeline_room(pipeline_id: str) -> str:
+    """Socket.IO room of one pipeline's subscribers."""
+    return f"pipeline:{pipeline_id}"
+
+
+def type_room(job_type: str) -> str:
+    """Socket.IO room of one job type's subscribers."""
+    return f"type:{job_type}"
 INDEX_DIMENSIONS = ("status", "type", "worker", "pipeline")
 
 
@@ -109,3 +155,30 @@ class Keys:
     def lock(self, name: str) -> str:
         """Lease held by the worker doing housekeeping duty ``name``."""
         return f"{self.prefix}lock:{name}"
+
+    def alert_failures(self, job_type: str) -> str:
+        """Sliding window of a job type's final failures (the burst rule)."""
+        return f"{self.prefix}alerts:failures:{job_type}"
+
+    def alert_burst(self, job_type: str) -> str:
+        """Start of a job type's current failure burst (the burst rule)."""
+        return f"{self.prefix}alerts:burst:{job_type}"
+
+    def alert_overdue(self, job_id: str) -> str:
+        """Marker of a running job already reported as overdue."""
+        return f"{self.prefix}alerts:overdue:{job_id}"
+
+    @property
+    def socketio_channel(self) -> str:
+        """Flask-SocketIO message-queue channel shared by the alert tasks and monitors."""
+        return f"{self.prefix}socketio"
+
+    @property
+    def relay_last_id(self) -> str:
+        """Id of the last event-stream entry the live relay emitted."""
+        return f"{self.prefix}live:relay-last-id"
+
+    @property
+    def live_rooms(self) -> str:
+        """Sorted set of the Socket.IO rooms with subscribers, scored by last refresh."""
+        return f"{self.prefix}live:rooms"

@@ -14,6 +14,7 @@ from typing import Any
 from celery.exceptions import WorkerLostError
 
 from . import transitions
+from .alerts import hooks as alert_hooks
 from .record import iso
 from .runtime import JobRuntime, set_current_runtime
 from .states import FINAL_STATUSES, JobStatus
@@ -108,8 +109,9 @@ def on_failure(task: Any, job_id: str, exc: BaseException, traceback_text: str |
     if on_outcome(task, job_id, JobStatus.FAILED, error):
         return
     status = JobStatus.LOST if isinstance(exc, WorkerLostError) else JobStatus.FAILED
-    get_tracker(task.app).submit(
-        transitions.ended_elsewhere(job_id, status, time.time(), error))
+    change = transitions.ended_elsewhere(job_id, status, time.time(), error)
+    alert_hooks.watch(task, change)  # alerts once the store confirms failed/lost
+    get_tracker(task.app).submit(change)
 
 
 def on_finished(task: Any, job_id: str, state: str) -> None:
@@ -121,8 +123,10 @@ def on_finished(task: Any, job_id: str, state: str) -> None:
     if rt is None:
         return
     status, error = rt.outcome or (_POSTRUN_STATES.get(state, JobStatus.FAILED), None)
-    tracker.submit(transitions.finished(rt, JobStatus(status), time.time(), error,
-                                        int(task.request.retries or 0)))
+    change = transitions.finished(rt, JobStatus(status), time.time(), error,
+                                  int(task.request.retries or 0))
+    alert_hooks.watch(task, change)  # alerts once the store confirms a final failure
+    tracker.submit(change)
 
 
 def on_revoked(task: Any, request: Any, expired: bool) -> None:

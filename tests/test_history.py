@@ -33,6 +33,7 @@ from regiq_tasks.history import (
     upgrade,
     upsert_jobs,
 )
+from regiq_tasks.history.db import head_revision
 from regiq_tasks.history.repository import listing_statement
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,7 +112,7 @@ def test_upgrade_on_an_empty_database_creates_the_table_and_downgrade_removes_it
 
     upgrade(database_url)
 
-    assert current_revision(database_url) == "0002"
+    assert current_revision(database_url) == head_revision()
     engine = make_engine(database_url)
     try:
         with engine.connect() as connection:
@@ -150,7 +151,7 @@ def test_upgrading_again_at_head_changes_nothing(history_engine: Engine,
 
     upgrade(database_url)
 
-    assert current_revision(database_url) == "0002"
+    assert current_revision(database_url) == head_revision()
     assert get_job(history_engine, "kept") is not None
 
 
@@ -164,7 +165,7 @@ def test_concurrent_first_upgrades_all_succeed(database_url: str) -> None:
     # Then each succeeds: the migration lock serialises them
     errors = [p.communicate(timeout=120)[1] for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0, 0], errors
-    assert current_revision(database_url) == "0002"
+    assert current_revision(database_url) == head_revision()
 
 
 def test_make_engine_tunes_sqlite_and_creates_the_missing_folder(tmp_path: Path) -> None:

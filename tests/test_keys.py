@@ -2,7 +2,8 @@
 
 import pytest
 
-from regiq_tasks.keys import ARCHIVER_GROUP, Keys
+from regiq_tasks.keys import (ARCHIVER_GROUP, RELAY_LOCK, ROOM_ALL, Keys, job_room,
+                              pipeline_room, type_room)
 
 
 def test_every_key_name_is_pinned() -> None:
@@ -20,7 +21,21 @@ def test_every_key_name_is_pinned() -> None:
     assert k.events == "p:events"
     assert k.archive == "p:archive"
     assert k.lock("archiver") == "p:lock:archiver"
+    assert k.alert_failures("ingest") == "p:alerts:failures:ingest"
+    assert k.alert_burst("ingest") == "p:alerts:burst:ingest"
+    assert k.alert_overdue("abc") == "p:alerts:overdue:abc"
+    assert k.socketio_channel == "p:socketio"
     assert ARCHIVER_GROUP == "archiver"
+    assert k.relay_last_id == "p:live:relay-last-id"
+    assert k.live_rooms == "p:live:rooms"
+    assert k.lock(RELAY_LOCK) == "p:lock:live-relay"
+
+
+def test_every_socketio_room_name_is_pinned() -> None:
+    assert ROOM_ALL == "all"
+    assert job_room("abc") == "job:abc"
+    assert pipeline_room("p1") == "pipeline:p1"
+    assert type_room("ingest") == "type:ingest"
 
 
 def test_an_unknown_index_dimension_is_refused() -> None:

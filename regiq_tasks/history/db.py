@@ -97,3 +97,12 @@ def current_revision(url: str) -> str | None:
             return context.get_current_revision()
     finally:
         engine.dispose()
+
+
+def head_revision() -> str:
+    """The newest migration shipped with this package."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    assert head is not None
+    return head

@@ -1,0 +1,160 @@
+"""The alert API for the monitor and the CLI: plain dicts, ISO-8601 times, typed errors.
+
+Each function takes an optional ``app`` (default: Celery's current app). Bad arguments
+raise ``ValueError`` naming the parameter; an unknown id raises ``AlertNotFound``;
+resolving twice raises ``AlertAlreadyResolved``; an unreachable database raises
+``StoreUnavailable``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from celery import current_app
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..errors import AlertNotFound, StoreUnavailable
+from ..filters import DEFAULT_LIMIT, MAX_LIMIT
+from ..history.repository import parse_time
+from ..tracker import get_tracker
+from . import stats, store
+from .models import AlertStatus, Severity
+from .store import AlertQuery
+
+logger = logging.getLogger(__name__)
+
+NOTE_MAX = 2000  # characters of a resolution note
+NAME_MAX = 255  # characters of a rule name or of who resolved
+ANNOUNCE_TASK = "regiq_tasks.alerts.announce"
+_CURSOR_TAG = "alert:"
+
+
+def _app(app: Any) -> Any:
+    return app if app is not None else current_app._get_current_object()
+
+
+def _engine(app: Any) -> Engine:
+    return get_tracker(_app(app)).engine
+
+
+@contextmanager
+def _reachable(what: str) -> Iterator[None]:
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        raise StoreUnavailable(f"{what}: alert database unreachable: {exc}") from exc
+
+
+def alert_id_arg(value: Any) -> int:
+    """An alert id as an int (ints or digit strings); ValueError naming ``alert_id``."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"alert_id: expected a positive integer, got {value!r}")
+    return value
+
+
+def encode_cursor(alert_id: int) -> str:
+    """The opaque cursor of the page after the alert ``alert_id``."""
+    return base64.urlsafe_b64encode(f"{_CURSOR_TAG}{alert_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: Any) -> int:
+    """The alert id a cursor points after; ValueError naming ``cursor`` if it is not ours."""
+    if not isinstance(cursor, str):
+        raise ValueError(f"cursor: expected a string, got {cursor!r}")  # noqa: TRY004
+    try:
+        raw = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode("ascii"))
+        text = raw.decode()
+        if not text.startswith(_CURSOR_TAG) or not text[len(_CURSOR_TAG):].isdigit():
+            raise ValueError
+        return int(text[len(_CURSOR_TAG):])
+    except (ValueError, UnicodeError, binascii.Error):
+        raise ValueError(f"cursor: not a cursor returned by this API: {cursor!r}") from None
+
+
+def _choice(value: Any, name: str, allowed: list[str], upper: bool = False) -> str | None:
+    if value is None:
+        return None
+    text = value.upper() if upper and isinstance(value, str) else value
+    if text not in allowed:
+        raise ValueError(f"{name}: {value!r} is not one of {', '.join(allowed)}")
+    return str(text)
+
+
+def _text(value: Any, name: str, limit: int, required: bool) -> str | None:
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > limit:
+        raise ValueError(f"{name}: expected a non-empty string of at most {limit} characters")
+    return value.strip()
+
+
+def build_query(*, status: Any = None, severity: Any = None, rule: Any = None,
+                since: Any = None, limit: Any = DEFAULT_LIMIT, cursor: Any = None) -> AlertQuery:
+    """Validate listing arguments; ValueError naming the bad parameter."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise ValueError(f"limit: expected an integer from 1 to {MAX_LIMIT}, got {limit!r}")
+    return AlertQuery(
+        status=_choice(status, "status", [s.value for s in AlertStatus]),
+        severity=_choice(severity, "severity", [s.value for s in Severity], upper=True),
+        rule=_text(rule, "rule", NAME_MAX, required=False),
+        since=parse_time(since, "since"), limit=limit,
+        before_id=decode_cursor(cursor) if cursor is not None else None)
+
+
+def list_alerts(*, status: str | None = None, severity: str | None = None,
+                rule: str | None = None, since: datetime | str | None = None,
+                limit: int = DEFAULT_LIMIT, cursor: str | None = None,
+                app: Any = None) -> dict[str, Any]:
+    """Alerts, newest first: ``{"items": [...], "next_cursor": str | None}``.
+
+    ``since`` keeps alerts seen (``last_seen``) at or after that time.
+    """
+    q = build_query(status=status, severity=severity, rule=rule, since=since, limit=limit,
+                    cursor=cursor)
+    with _reachable("list_alerts"):
+        items, last_id = store.page(_engine(app), q)
+    return {"items": items, "next_cursor": encode_cursor(last_id) if last_id else None}
+
+
+def get_alert(alert_id: int | str, *, app: Any = None) -> dict[str, Any]:
+    """One alert's record; AlertNotFound if there is none with this id."""
+    key = alert_id_arg(alert_id)
+    with _reachable("get_alert"):
+        alert = store.get_alert(_engine(app), key)
+    if alert is None:
+        raise AlertNotFound(key)
+    return alert
+
+
+def resolve_alert(alert_id: int | str, note: str, resolved_by: str | None = None, *,
+                  app: Any = None) -> dict[str, Any]:
+    """Resolve an open alert with a note; records who and when, then announces it."""
+    key = alert_id_arg(alert_id)
+    text = _text(note, "note", NOTE_MAX, required=True)
+    who = _text(resolved_by, "resolved_by", NAME_MAX, required=False)
+    celery_app = _app(app)
+    with _reachable("resolve_alert"):
+        alert = store.resolve_alert(_engine(celery_app), key, str(text), who)
+    try:
+        celery_app.tasks[ANNOUNCE_TASK].apply_async(
+            (alert, "resolved"), queue=get_tracker(celery_app).settings.alert_queue,
+            retry=True, retry_policy={"max_retries": 2})
+    except Exception:
+        logger.warning("regiq: resolution of alert #%s not announced", key, exc_info=True)
+    return alert
+
+
+def alert_statistics(*, app: Any = None) -> dict[str, Any]:
+    """Counts by severity, status and rule (rows and occurrences), open now, and the
+    mean and p95 seconds from first seen to resolved."""
+    with _reachable("alert_statistics"):
+        return stats.statistics(_engine(app))
