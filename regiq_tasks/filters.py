@@ -16,6 +16,7 @@ from typing import Any
 from .states import JobStatus
 
 MAX_LIMIT = 500
+MAX_EPOCH = 253_402_300_799  # 9999-12-31T23:59:59Z, the last second a datetime can hold
 DEFAULT_LIMIT = 50
 
 
@@ -26,6 +27,8 @@ def to_epoch(value: datetime | str | float | int | None, name: str) -> float | N
     if isinstance(value, bool):
         raise ValueError(f"{name}: expected a datetime or ISO-8601 string, got {value!r}")
     if isinstance(value, (int, float)):
+        if not 0 <= value <= MAX_EPOCH:
+            raise ValueError(f"{name}: must lie between 1970-01-01 and 9999-12-31")
         return float(value)
     if isinstance(value, str):
         try:
@@ -36,7 +39,10 @@ def to_epoch(value: datetime | str | float | int | None, name: str) -> float | N
         raise ValueError(f"{name}: expected a datetime or ISO-8601 string, got {value!r}")
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.timestamp()
+    ts = value.timestamp()
+    if not 0 <= ts <= MAX_EPOCH:
+        raise ValueError(f"{name}: must lie between 1970-01-01 and 9999-12-31, got {value}")
+    return ts
 
 
 def encode_cursor(created_us: int, job_id: str) -> str:

@@ -27,6 +27,8 @@ def test_an_unknown_job_id_gives_none(app: Celery) -> None:
     (lambda app: list_jobs(since="yesterday", app=app), "since"),
     (lambda app: list_jobs(until=12j, app=app), "until"),
     (lambda app: list_jobs(since="2026-02-01", until="2026-01-01", app=app), "since"),
+    (lambda app: get_history(since="0001-01-01T00:00:00+01:00", app=app), "since"),
+    (lambda app: list_jobs(until=-5, app=app), "until"),
     (lambda app: list_jobs(cursor="not-a-cursor", app=app), "cursor"),
     (lambda app: list_jobs(pipeline_id="a", root_id="b", app=app), "pipeline_id"),
     (lambda app: get_history(type="", app=app), "type"),

@@ -68,9 +68,10 @@ class JobLister:
         index = self._pick_index(q)
         high, low = _bounds(q)
         found: list[tuple[str, dict[str, Any]]] = []
+        chunk = q.limit + 1  # enough when the index alone answers the query
         while len(found) <= q.limit:
             members: list[bytes] = self.client.zrange(  # type: ignore[assignment]
-                index, high, low, desc=True, bylex=True, offset=0, num=_CHUNK)
+                index, high, low, desc=True, bylex=True, offset=0, num=chunk)
             if not members:
                 break
             ids = [m.decode().split(":", 1)[1] for m in members]
@@ -82,8 +83,9 @@ class JobLister:
                 if rec is not None and self._matches(rec, q):
                     found.append((member.decode(), rec))
             high = "(" + members[-1].decode()
-            if len(members) < _CHUNK:
+            if len(members) < chunk:
                 break
+            chunk = _CHUNK
         page = found[: q.limit]
         next_cursor = None
         if len(found) > q.limit:
