@@ -5,13 +5,14 @@ from __future__ import annotations
 from apiflask import APIFlask
 
 from . import auth as _auth  # noqa: F401  (registers the token and role callbacks)
+from .alerts import bp as alerts_bp
 from .errors import register_error_handlers
 from .jobs import bp as jobs_bp
 from .meta import bp as meta_bp
 from .pipelines import bp as pipelines_bp
 from .schemas import ERROR_SCHEMA, merge_duplicate_components
 
-BLUEPRINTS = (jobs_bp, pipelines_bp, meta_bp)
+BLUEPRINTS = (jobs_bp, pipelines_bp, alerts_bp, meta_bp)
 # apiflask settings of the API: bad input is 400, every error has one documented shape.
 API_CONFIG = {"VALIDATION_ERROR_STATUS_CODE": 400, "VALIDATION_ERROR_SCHEMA": ERROR_SCHEMA,
               "HTTP_ERROR_SCHEMA": ERROR_SCHEMA, "VALIDATION_ERROR_DESCRIPTION": "Invalid request (see details)"}

@@ -10,7 +10,8 @@ from typing import Any, TypeVar
 from apiflask import APIFlask, HTTPError
 from flask import Response, jsonify, request
 
-from regiq_tasks.errors import JobNotCancellable, JobNotFound, StoreUnavailable
+from regiq_tasks.errors import (AlertAlreadyResolved, AlertNotFound, JobNotCancellable,
+                                JobNotFound, StoreUnavailable)
 from regiq_tasks.external import JobFinished
 
 from ..context import current_context
@@ -63,6 +64,15 @@ def _conflict(exc: JobNotCancellable | JobFinished) -> Response:
     return _json(409, str(exc), {"id": exc.job_id, "status": exc.status})
 
 
+def _alert_not_found(exc: AlertNotFound) -> Response:
+    return _json(404, str(exc), {"id": exc.alert_id})
+
+
+def _alert_resolved(exc: AlertAlreadyResolved) -> Response:
+    return _json(409, str(exc), {"id": exc.alert_id, "resolved_at": exc.resolved_at,
+                                 "resolved_by": exc.resolved_by})
+
+
 def register_error_handlers(app: APIFlask) -> None:
     """Route every error the API raises to one JSON shape and a fitting status."""
     app.error_processor(_process)
@@ -70,6 +80,8 @@ def register_error_handlers(app: APIFlask) -> None:
     app.register_error_handler(JobNotFound, _not_found)
     app.register_error_handler(JobNotCancellable, _conflict)
     app.register_error_handler(JobFinished, _conflict)
+    app.register_error_handler(AlertNotFound, _alert_not_found)
+    app.register_error_handler(AlertAlreadyResolved, _alert_resolved)
 
 
 @contextmanager
