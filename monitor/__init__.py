@@ -1,10 +1,12 @@
-"""The monitor: an app factory serving the REST API (Socket.IO and the page plug in here).
+"""The monitor: an app factory serving the REST API, live updates and the web page.
 
 ``create_app(config)`` builds an :class:`apiflask.APIFlask` app; its extensions
 (``socketio``, the token ``auth``) are created bare in :mod:`monitor.extensions` and bound
 here. Config keys besides Flask's: ``REGIQ_CELERY_APP`` (a Celery app or
 ``module:attribute``; default the bundled ``regiq_tasks`` app), ``REGIQ_API_TOKENS`` and
-``REGIQ_MAX_BODY_BYTES`` (default: the plugin's settings), ``SOCKETIO_MESSAGE_QUEUE``.
+``REGIQ_MAX_BODY_BYTES`` (default: the plugin's settings), ``SOCKETIO_MESSAGE_QUEUE`` and
+the ``REGIQ_LIVE_*`` keys of :mod:`monitor.live`. One app per process: the Socket.IO
+extension is shared.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from apiflask import APIFlask
 from .api import API_CONFIG, register_api
 from .context import EXTENSION, build_context
 from .extensions import socketio
+from .live import init_live
+from .page import bp as page_bp
 
 __all__ = ["create_app", "socketio"]
 
@@ -36,8 +40,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> APIFlask:
     app.config.update(API_CONFIG)
     app.config.update(config or {})
     app.json.sort_keys = False  # type: ignore[attr-defined]  # records keep their field order
-    app.extensions[EXTENSION] = build_context(app.config)
+    app.extensions[EXTENSION] = context = build_context(app.config)
     register_api(app)
-    socketio.init_app(app, async_mode=app.config.get("SOCKETIO_ASYNC_MODE", "threading"),
-                      message_queue=app.config.get("SOCKETIO_MESSAGE_QUEUE"))
+    app.register_blueprint(page_bp)
+    init_live(app, context)
     return app

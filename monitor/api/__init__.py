@@ -11,8 +11,9 @@ from .jobs import bp as jobs_bp
 from .meta import bp as meta_bp
 from .pipelines import bp as pipelines_bp
 from .schemas import ERROR_SCHEMA, merge_duplicate_components
+from .whoami import bp as whoami_bp
 
-BLUEPRINTS = (jobs_bp, pipelines_bp, alerts_bp, meta_bp)
+BLUEPRINTS = (jobs_bp, pipelines_bp, alerts_bp, whoami_bp, meta_bp)
 # apiflask settings of the API: bad input is 400, every error has one documented shape.
 API_CONFIG = {"VALIDATION_ERROR_STATUS_CODE": 400, "VALIDATION_ERROR_SCHEMA": ERROR_SCHEMA,
               "HTTP_ERROR_SCHEMA": ERROR_SCHEMA, "VALIDATION_ERROR_DESCRIPTION": "Invalid request (see details)"}

@@ -1,0 +1,184 @@
+"""The relay: Redis event stream in, coalesced Socket.IO emits out, one relay at a time.
+
+Every monitor process runs one :class:`Relay` loop (a Flask-SocketIO background task).
+The loop announces the process's subscribed rooms; the process holding the lease
+``P lock:live-relay`` also reads ``P events`` (XREAD BLOCK from its last id) and, every
+tick, emits the fresh records of the jobs that changed to the rooms that have
+subscribers. The emits go through the Socket.IO message queue, so clients of every
+monitor receive them. The last id is kept in ``P live:relay-last-id`` after each tick: a
+relay that takes over (after a crash, a restart or a lost lease) resumes after it and
+misses nothing still in the stream.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from itertools import chain
+from typing import Any
+
+import redis
+
+from regiq_tasks.keys import RELAY_LOCK, Keys
+from regiq_tasks.lease import Lease
+from regiq_tasks.store import LiveStore
+
+from .coalesce import Coalescer, Sendable
+from .config import ROOM_REFRESH, LiveConfig
+from .metrics import MetricsReader, Throughput, is_final_transition, stream_time
+from .rooms import RoomRegistry, rooms_of
+
+logger = logging.getLogger(__name__)
+
+READ_COUNT = 1000  # stream entries per XREAD
+ERROR_BACKOFF = 1.0  # s to wait after Redis failed
+TRIM_INTERVAL = 30.0  # s between two trims of stale rooms (by the relay holder)
+# What a progress-only update carries (the rest of the record did not change).
+COMPACT_FIELDS = ("id", "status", "progress", "eta_seconds", "rate_per_s")
+
+
+class Relay:
+    """The live loop of one monitor process."""
+
+    def __init__(self, server: Any, store: LiveStore, keys: Keys, config: LiveConfig,
+                 registry: RoomRegistry, may_lead: bool = True) -> None:
+        self.server = server
+        self.store = store
+        self.client: redis.Redis = store.client
+        self.keys = keys
+        self.config = config
+        self.registry = registry
+        self.may_lead = may_lead
+        self.lease = Lease(self.client, keys.lock(RELAY_LOCK), config.lease_ttl)
+        self.metrics = MetricsReader(self.client, keys)
+        self.coalescer = Coalescer(config.max_rate, config.tick)
+        self.ticks = 0
+        self.throughput = Throughput()
+        self.last_read = ""
+        self._persisted = ""
+        self._stop = threading.Event()
+        self._due = {"announce": 0.0, "lease": 0.0, "tick": 0.0, "metrics": 0.0, "trim": 0.0}
+
+    @property
+    def leading(self) -> bool:
+        """True while this process holds the relay lease."""
+        return self.lease.held
+
+    def run(self) -> None:
+        """Loop until :meth:`stop`; never raises."""
+        while not self._stop.is_set():
+            try:
+                self.step()
+            except redis.RedisError as exc:
+                logger.warning("regiq live relay: Redis unavailable (%s); retrying", exc)
+                self.lease.held = False
+                self._stop.wait(ERROR_BACKOFF)
+            except Exception:
+                logger.exception("regiq live relay: unexpected error; retrying")
+                self._stop.wait(ERROR_BACKOFF)
+        try:
+            self.lease.release()
+        except redis.RedisError:
+            pass
+
+    def stop(self) -> None:
+        """Ask the loop to end (it releases the lease on its way out)."""
+        self._stop.set()
+
+    def _due_now(self, name: str, now: float, interval: float) -> bool:
+        if now < self._due[name]:
+            return False
+        self._due[name] = now + interval
+        return True
+
+    def step(self) -> None:
+        """One turn: announce rooms, keep or take the lease, relay for one tick."""
+        now = time.monotonic()
+        if self._due_now("announce", now, ROOM_REFRESH):
+            self.registry.announce()
+        if self.may_lead and self._due_now("lease", now, self.config.lease_ttl / 3):
+            was_leading = self.leading
+            if self.lease.hold() and not was_leading:
+                self._take_over()
+        if not self.leading:
+            wake = min(self._due["announce"], self._due["lease"]) if self.may_lead \
+                else self._due["announce"]
+            self._stop.wait(max(0.01, wake - now))
+            return
+        self._read(max(1, int((self._due["tick"] - now) * 1000)))
+        now = time.monotonic()
+        if self._due_now("tick", now, self.config.tick):
+            self.flush()
+        if self._due_now("metrics", now, self.config.metrics_interval):
+            self.server.emit("metrics", self.metrics.read(self.throughput), namespace="/")
+        if self._due_now("trim", now, TRIM_INTERVAL):
+            self.registry.trim()
+
+    def _take_over(self) -> None:
+        """Start relaying: resume after the persisted id, else from the stream's end."""
+        saved: Any = self.client.get(self.keys.relay_last_id)
+        if saved:
+            self.last_read = saved.decode()
+        else:
+            newest: Any = self.client.xrevrange(self.keys.events, "+", "-", count=1)
+            self.last_read = newest[0][0].decode() if newest else "0-0"
+        self._persisted = self.last_read
+        self.coalescer = Coalescer(self.config.max_rate, self.config.tick)
+        self.throughput = Throughput()
+        self.throughput.prime(self.client, self.keys.events, time.time())
+        logger.info("regiq live relay: relaying from %s", self.last_read)
+
+    def _read(self, block_ms: int) -> None:
+        reply: Any = self.client.xread({self.keys.events: self.last_read}, count=READ_COUNT,
+                                  block=block_ms)
+        for _stream, entries in reply or []:
+            for entry_id, fields in entries:
+                self._note(entry_id.decode(), fields)
+
+    def _note(self, entry_id: str, fields: dict[bytes, bytes]) -> None:
+        self.last_read = entry_id
+        job_id = fields.get(b"id", b"").decode()
+        if not job_id:
+            return
+        try:
+            data = json.loads(fields.get(b"data") or b"{}")
+        except ValueError:
+            data = {}
+        if is_final_transition(fields):
+            self.throughput.add(stream_time(entry_id))
+        changed = frozenset(data) if isinstance(data, dict) else frozenset()
+        self.coalescer.add(entry_id, job_id, fields.get(b"status", b"").decode(), changed)
+
+    def flush(self) -> int:
+        """Emit what is due now; returns the number of records emitted."""
+        self.ticks += 1
+        sendables = self.coalescer.take(self.ticks)
+        emitted = self._emit(sendables) if sendables else 0
+        resume = self.coalescer.resume_after(self.last_read)
+        if resume != self._persisted and self.lease.held:
+            self.client.set(self.keys.relay_last_id, resume)
+            self._persisted = resume
+        return emitted
+
+    def _emit(self, sendables: list[Sendable]) -> int:
+        records = self.store.get_many([s.job_id for s in sendables])
+        found = [(s, r) for s, r in zip(sendables, records) if r is not None]
+        targets = {s.job_id: rooms_of(r) for s, r in found}
+        live = self.registry.live(chain.from_iterable(targets.values()))
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for sendable, record in found:
+            rooms = tuple(sorted(r for r in targets[sendable.job_id] if r in live))
+            if rooms:
+                passed = [{"id": sendable.job_id, "status": status}
+                          for status in sendable.statuses if status != record["status"]]
+                if not sendable.full:
+                    record = {name: record[name] for name in COMPACT_FIELDS}
+                groups.setdefault(rooms, []).extend([*passed, record])
+        for rooms, items in groups.items():
+            if len(items) == 1:
+                self.server.emit("job_update", items[0], to=list(rooms), namespace="/")
+            else:
+                self.server.emit("job_updates", items, to=list(rooms), namespace="/")
+        return sum(len(items) for items in groups.values())

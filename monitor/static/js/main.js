@@ -1,0 +1,99 @@
+// The page: sign-in, tabs, and wiring of the live table, detail, views and charts.
+
+import {$, $$, clear, el} from "./dom.js";
+import {getJob, listJobs, token, whenUnauthorized, whoami} from "./api.js";
+import {changed, onChange, reset, state, upsert, upsertAll} from "./state.js";
+import {filters, renderLive, setupLiveTable} from "./jobs.js";
+import {renderDetail, setupDetail, whenPipelineOpened} from "./detail.js";
+import {loadHistory, openPipeline, refreshPipeline, renderPipeline, setupViews, whenPipelineChosen} from "./views.js";
+import {addMetrics, drawDurations, drawThroughput} from "./charts.js";
+import {connect, disconnect, follow} from "./live.js";
+
+const CATCH_UP_LIMIT = 200;
+const MAX_ALERTS = 5;
+
+async function catchUp() {
+  const {status, type} = filters();
+  try {
+    const page = await listJobs({limit: CATCH_UP_LIMIT, status, type});
+    upsertAll(page.items);
+    if (!status && !type) upsertAll((await listJobs({limit: CATCH_UP_LIMIT, status: "running"})).items);
+  } catch (error) {
+    console.warn("regiq: catch-up failed", error);
+  }
+  await refreshPipeline();
+  if (state.selected) upsert(await getJob(state.selected).catch(() => null));
+  changed();
+}
+
+function showMetrics(metrics) {
+  $("#stats").hidden = false;
+  $("#stat-queued").textContent = String(metrics.queued ?? "–");
+  $("#stat-running").textContent = String(metrics.running ?? "–");
+  $("#stat-throughput").textContent = String(metrics.throughput_60s ?? "–");
+  addMetrics(metrics);
+  if (!$('[data-pane="charts"]').hidden) drawThroughput();
+}
+
+function showAlert(alert) {
+  const box = $("#alerts");
+  const text = `${alert.severity || ""} ${alert.rule || "alert"}: ${alert.message || alert.title || ""}`.trim();
+  box.prepend(el("div", {class: `alert sev-${String(alert.severity || "").toLowerCase()}`}, text));
+  while (box.children.length > MAX_ALERTS) box.lastChild.remove();
+}
+
+function selectTab(name) {
+  for (const tab of $$(".tab")) tab.setAttribute("aria-selected", String(tab.dataset.tab === name));
+  for (const pane of $$(".pane")) pane.hidden = pane.dataset.pane !== name;
+  if (name === "history") loadHistory(false);
+  if (name === "charts") { drawThroughput(); drawDurations(); }
+}
+
+function signedOut(message = "") {
+  disconnect();
+  token.clear();
+  reset();
+  $("#app").hidden = true;
+  $("#signin").hidden = false;
+  $("#whoami").hidden = $("#sign-out").hidden = true;
+  $("#signin-error").textContent = message;
+}
+
+async function signIn(secret) {
+  const me = await whoami(secret);
+  token.set(secret);
+  state.me = me;
+  $("#whoami").textContent = `${me.name} · ${me.role}`;
+  $("#whoami").hidden = $("#sign-out").hidden = false;
+  document.body.dataset.role = me.role;
+  $("#signin").hidden = true;
+  $("#app").hidden = false;
+  connect({catchUp, metrics: showMetrics, alert: showAlert,
+           refused: (message) => signedOut(`Live connection refused: ${message}`)});
+  changed();
+}
+
+function setup() {
+  setupLiveTable();
+  setupDetail();
+  setupViews();
+  whenPipelineOpened(openPipeline);
+  whenPipelineChosen((id) => follow({pipeline_id: id}));
+  whenUnauthorized(() => signedOut("The token is no longer valid: sign in again."));
+  onChange(() => { renderLive(); renderDetail(); renderPipeline(); });
+  for (const id of ["#filter-status", "#filter-type"]) $(id).addEventListener("change", catchUp);
+  for (const tab of $$(".tab")) tab.addEventListener("click", () => selectTab(tab.dataset.tab));
+  document.addEventListener("regiq:tab", (e) => selectTab(e.detail));
+  $("#sign-out").addEventListener("click", () => signedOut());
+  $("#signin-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const secret = $("#token").value.trim();
+    $("#token").value = "";
+    try { await signIn(secret); } catch (error) { signedOut(`Sign-in failed: ${error.message}`); }
+  });
+  const saved = token.get();
+  if (saved) signIn(saved).catch((error) => signedOut(`Sign-in failed: ${error.message}`));
+  clear($("#signin-error"));
+}
+
+setup();

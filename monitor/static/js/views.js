@@ -1,0 +1,106 @@
+// The pipeline view (one pipeline's jobs and aggregate progress) and the history tab
+// (archived jobs, keyset pages).
+
+import {$, STATUSES, badge, bar, clear, duration, el, fillOptions, percent, seconds, when} from "./dom.js";
+import {getPipeline, listHistory} from "./api.js";
+import {state, upsertAll} from "./state.js";
+import {showDetail} from "./detail.js";
+
+const HISTORY_PAGE = 20;
+let pipelineId = null;
+let subscribe = () => {};
+const history = {cursors: [null], page: 0, next: null};
+
+export function whenPipelineChosen(callback) { subscribe = callback; }
+
+export function setupViews() {
+  $("#pipeline-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const id = $("#pipeline-id").value.trim();
+    if (id) openPipeline(id);
+  });
+  fillOptions($("#history-status"), STATUSES);
+  $("#history-status").addEventListener("change", () => loadHistory(true));
+  $("#history-type").addEventListener("change", () => loadHistory(true));
+  $("#history-older").addEventListener("click", () => {
+    if (history.next) { history.cursors.push(history.next); loadHistory(false); }
+  });
+  $("#history-newer").addEventListener("click", () => {
+    if (history.cursors.length > 1) { history.cursors.pop(); loadHistory(false); }
+  });
+}
+
+export async function openPipeline(id) {
+  pipelineId = id;
+  $("#pipeline-id").value = id;
+  document.dispatchEvent(new CustomEvent("regiq:tab", {detail: "pipeline"}));
+  subscribe(id);
+  await refreshPipeline();
+}
+
+export async function refreshPipeline() {
+  if (!pipelineId) return;
+  try {
+    const pipeline = await getPipeline(pipelineId);
+    upsertAll(pipeline.jobs);
+    renderPipeline();
+  } catch (error) {
+    clear($("#pipeline-view")).append(el("p", {class: "error"}, error.message));
+  }
+}
+
+export function renderPipeline() {
+  if (!pipelineId) return;
+  const jobs = [...state.jobs.values()].filter((j) => j.pipeline_id === pipelineId && j.name !== undefined);
+  if (!jobs.length) return;
+  jobs.sort((a, b) => String(a.created_at).localeCompare(String(b.created_at)));
+  const pcts = jobs.map((j) => (["failed", "cancelled", "lost"].includes(j.status) ? 100 : percent(j) || 0));
+  const total = pcts.reduce((a, b) => a + b, 0) / jobs.length;
+  const counts = {};
+  for (const j of jobs) counts[j.status] = (counts[j.status] || 0) + 1;
+  const rows = jobs.map((j) => {
+    const tr = el("tr", {dataset: {jobId: j.id}},
+      el("td", {}, j.name), el("td", {}, j.type || ""), el("td", {}, badge(j.status)),
+      el("td", {class: "col-progress"}, bar(percent(j)), el("span", {class: "pct"}, percent(j) === null ? "" : `${percent(j).toFixed(0)}%`)),
+      el("td", {class: "msg"}, (j.progress && j.progress.message) || ""), el("td", {}, seconds(duration(j))));
+    tr.addEventListener("click", () => showDetail(j.id));
+    return tr;
+  });
+  clear($("#pipeline-view")).append(
+    el("div", {class: "pipeline-summary"},
+      el("strong", {}, `${jobs.length} jobs`), " ",
+      ...Object.entries(counts).map(([s, n]) => el("span", {class: "count"}, badge(s), ` ${n}`)),
+      el("div", {class: "aggregate"}, bar(total), el("span", {class: "pct", id: "pipeline-percent"}, `${total.toFixed(1)}%`))),
+    el("table", {class: "jobs"},
+      el("thead", {}, el("tr", {}, ...["Name", "Type", "Status", "Progress", "Message", "Duration"].map((h) => el("th", {}, h)))),
+      el("tbody", {}, ...rows)));
+}
+
+export async function loadHistory(reset) {
+  if (reset) { history.cursors = [null]; }
+  const query = {limit: HISTORY_PAGE, cursor: history.cursors[history.cursors.length - 1],
+                 status: $("#history-status").value, type: $("#history-type").value.trim()};
+  try {
+    const page = await listHistory(query);
+    history.next = page.next_cursor;
+    renderHistory(page.items);
+  } catch (error) {
+    clear($("#history-table tbody")).append(el("tr", {}, el("td", {colspan: 7, class: "error"}, error.message)));
+  }
+}
+
+function renderHistory(items) {
+  const rows = items.map((j) => {
+    const tr = el("tr", {dataset: {jobId: j.id}},
+      el("td", {}, j.name || j.id), el("td", {}, j.type || ""), el("td", {}, badge(j.status)),
+      el("td", {}, when(j.created_at)), el("td", {}, seconds(j.duration_s)), el("td", {}, j.worker || ""),
+      el("td", {class: "msg"}, j.error ? `${j.error.type}: ${j.error.message}` : ""));
+    tr.addEventListener("click", () => { state.jobs.set(j.id, {...j, ...(state.jobs.get(j.id) || {})}); showDetail(j.id); });
+    return tr;
+  });
+  clear($("#history-table tbody")).append(...rows);
+  $("#history-empty").hidden = items.length > 0;
+  $("#history-page").textContent = `page ${history.cursors.length}`;
+  $("#history-newer").disabled = history.cursors.length <= 1;
+  $("#history-older").disabled = !history.next;
+}
