@@ -23,6 +23,7 @@ from typing import Any
 
 import psutil
 import pytest
+import requests
 from rich.console import Console
 
 from regiq_tasks.demo import display, documents
@@ -239,10 +240,21 @@ class DemoProcess:
         return "".join(self.lines)
 
     def started_pids(self) -> dict[str, int]:
-        """The pids the demo reported: ``redis`` and ``worker``, once it printed both."""
+        """The pids the demo reported: ``redis``, ``worker`` and ``monitor``, once it
+        printed all three."""
         redis = re.search(r"redis-server pid (\d+)", self.output)
         worker = re.search(r"Worker \S+ \(pid (\d+)", self.output)
-        return {"redis": int(redis[1]), "worker": int(worker[1])} if redis and worker else {}
+        monitor = re.search(r"Monitor \S+ \(pid (\d+)", self.output)
+        if not (redis and worker and monitor):
+            return {}
+        return {"redis": int(redis[1]), "worker": int(worker[1]), "monitor": int(monitor[1])}
+
+    def monitor(self) -> tuple[str, dict[str, str]]:
+        """The monitor's address and the tokens the demo printed."""
+        url = re.search(r"Monitor (http://127\.0\.0\.1:\d+/)", self.output)
+        tokens = dict(re.findall(r"(viewer|operator) token:\s+(\S+)", self.output))
+        assert url, self.output
+        return url[1], tokens
 
     def finish(self, timeout: float) -> int:
         code = self.proc.wait(timeout)
@@ -263,7 +275,7 @@ def leftovers(demo_pid: int, pids: dict[str, int]) -> list[str]:
     for proc in psutil.process_iter(["cmdline", "status"]):
         try:
             cmdline = " ".join(proc.info["cmdline"] or [])
-            in_group = "worker" in pids and os.getpgid(proc.pid) == pids["worker"]
+            in_group = os.getpgid(proc.pid) in (pids.get("worker"), pids.get("monitor"))
         except (OSError, psutil.Error):
             continue
         if proc.info["status"] != psutil.STATUS_ZOMBIE and (
@@ -308,6 +320,9 @@ def test_the_demo_runs_every_job_shows_the_history_and_leaves_nothing_running(
         assert re.search(rf"│ {job_type}\s*│\s*\d+\s*│\s*\d+\s*│\s*0\s*│", out), job_type
     assert "ValueError: feed 'regulations-daily' rejected" in out
     assert "Demo complete" in out
+    url, tokens = demo.monitor()
+    assert url.startswith("http://127.0.0.1:")
+    assert set(tokens) == {"viewer", "operator"} and tokens["viewer"] != tokens["operator"]
     pids = demo.started_pids()
     assert pids, out
     assert leftovers(demo.proc.pid, pids) == []
@@ -324,6 +339,12 @@ def test_interrupting_the_demo_stops_every_process_it_started(
     demo = start_demo(jobs=2, duration=60)
     pids = wait_for(demo.started_pids, timeout=60)
     wait_for(lambda: len(psutil.Process(pids["worker"]).children()) >= 2, timeout=60)
+    url, tokens = demo.monitor()
+    assert requests.get(url, timeout=20).ok  # the page, while the jobs run
+    for role in ("viewer", "operator"):
+        me = requests.get(f"{url}auth/whoami", timeout=20,
+                          headers={"Authorization": f"Bearer {tokens[role]}"}).json()
+        assert me["role"] == role
     demo.proc.send_signal(sig)
     code = demo.finish(timeout=60)
     assert code == 130, demo.output

