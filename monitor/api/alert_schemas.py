@@ -69,5 +69,11 @@ class AlertStatisticsOut(Schema):
     time_to_resolve_s = fields.Nested(ResolveTimes, required=True)
 
 
-__all__ = ["AlertListQuery", "ResolveIn", "AlertOut", "AlertPage", "AlertStatisticsOut",
-           "MAX_TEXT"]
+__all__ = [
+    "MAX_TEXT",
+    "AlertListQuery",
+    "AlertOut",
+    "AlertPage",
+    "AlertStatisticsOut",
+    "ResolveIn",
+]

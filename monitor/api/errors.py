@@ -10,8 +10,13 @@ from typing import Any, TypeVar
 from apiflask import APIFlask, HTTPError
 from flask import Response, jsonify, request
 
-from regiq_tasks.errors import (AlertAlreadyResolved, AlertNotFound, JobNotCancellable,
-                                JobNotFound, StoreUnavailable)
+from regiq_tasks.errors import (
+    AlertAlreadyResolved,
+    AlertNotFound,
+    JobNotCancellable,
+    JobNotFound,
+    StoreUnavailable,
+)
 from regiq_tasks.external import JobFinished
 
 from ..context import current_context
