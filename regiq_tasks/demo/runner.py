@@ -105,7 +105,9 @@ def _show_monitor(procs: Processes, console: Console) -> None:
     console.print(f"Monitor [bold]{procs.monitor_url}[/] (pid {procs.monitor.pid}, "
                   f"log {procs.monitor_log}): open it and sign in with a token")
     console.print(f"  viewer token:   {procs.tokens['viewer']}")
-    console.print(f"  operator token: {procs.tokens['operator']} (may cancel jobs)")
+    console.print(f"  operator token: {procs.tokens['operator']} (may cancel, resolve alerts)")
+    console.print("  The feed validation fails on purpose half-way through: its alert arrives "
+                  "in the page's Alerts tab (--duration keeps the demo up longer).")
 
 
 def unexpected(submitted: tasks.Submitted, final: dict[str, dict[str, Any]]) -> list[str]:

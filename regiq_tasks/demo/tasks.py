@@ -28,6 +28,8 @@ TASK_PREFIX = "regiq_tasks.demo."  # Celery names of the demo tasks start with t
 DOCS_PER_BATCH = 6  # documents fetched per pipeline
 DOCS_PER_JURISDICTION = 3  # documents scored by each fan-out task
 FAN_OUT = ("EU", "UK", "US", "SG")  # one score_jurisdiction task per jurisdiction
+FAILING_DELAY = 0.5  # of the long job's duration: validate_feed waits this long, so a page
+# opened once the demo prints its tokens sees the alert arrive live
 BROKEN_FEED = "regulations-daily"  # the feed validate_feed rejects
 LONG_TICK = 0.1  # s: long_reindex reports progress this often
 LONG_EXPECTED_DURATION = 120.0  # s: long_reindex's expected duration (a task option)
@@ -209,7 +211,7 @@ def submit(app: Any, jobs: int, duration: float) -> Submitted:
     for jurisdiction, member in zip(FAN_OUT, fan_out.apply_async().results):
         submitted.add([(member.id, f"jurisdiction {jurisdiction}")])
         submitted.results.append((jurisdiction, member))
-    failing = sig("validate_feed", BROKEN_FEED).apply_async()
+    failing = sig("validate_feed", BROKEN_FEED).apply_async(countdown=duration * FAILING_DELAY)
     submitted.add([(failing.id, "validate feed")])
     submitted.failing_id = failing.id
     return submitted

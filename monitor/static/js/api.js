@@ -45,3 +45,7 @@ export const getPipeline = (id) => api(`/status/pipelines/${encodeURIComponent(i
 export const whoami = (secret) => api("/auth/whoami", {secret});
 export const cancelJob = (id, reason, terminate) =>
   api(`/status/jobs/${encodeURIComponent(id)}/cancel`, {method: "PUT", body: {reason, terminate}});
+export const listAlerts = (query) => api("/alerts", {query});
+export const alertStatistics = () => api("/alerts/statistics");
+export const resolveAlert = (id, note) =>
+  api(`/alerts/${encodeURIComponent(id)}/resolve`, {method: "PUT", body: {note}});

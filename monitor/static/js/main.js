@@ -1,6 +1,6 @@
-// The page: sign-in, tabs, and wiring of the live table, detail, views and charts.
+// The page: sign-in, tabs, and wiring of the live table, detail, views, charts and alerts.
 
-import {$, $$, clear, el} from "./dom.js";
+import {$, $$, clear} from "./dom.js";
 import {getJob, listJobs, token, whenUnauthorized, whoami} from "./api.js";
 import {changed, onChange, reset, state, upsert, upsertAll} from "./state.js";
 import {filters, renderLive, setupLiveTable} from "./jobs.js";
@@ -8,9 +8,9 @@ import {renderDetail, setupDetail, whenPipelineOpened} from "./detail.js";
 import {loadHistory, openPipeline, refreshPipeline, renderPipeline, setupViews, whenPipelineChosen} from "./views.js";
 import {addMetrics, drawDurations, drawThroughput} from "./charts.js";
 import {connect, disconnect, follow} from "./live.js";
+import {alertArrived, loadAlerts, resetAlerts, setupAlerts} from "./alerts.js";
 
 const CATCH_UP_LIMIT = 200;
-const MAX_ALERTS = 5;
 
 async function catchUp() {
   const {status, type} = filters();
@@ -21,7 +21,7 @@ async function catchUp() {
   } catch (error) {
     console.warn("regiq: catch-up failed", error);
   }
-  await refreshPipeline();
+  await Promise.all([refreshPipeline(), loadAlerts()]);
   if (state.selected) upsert(await getJob(state.selected).catch(() => null));
   changed();
 }
@@ -35,13 +35,6 @@ function showMetrics(metrics) {
   if (!$('[data-pane="charts"]').hidden) drawThroughput();
 }
 
-function showAlert(alert) {
-  const box = $("#alerts");
-  const text = `${alert.severity || ""} ${alert.rule || "alert"}: ${alert.message || alert.title || ""}`.trim();
-  box.prepend(el("div", {class: `alert sev-${String(alert.severity || "").toLowerCase()}`}, text));
-  while (box.children.length > MAX_ALERTS) box.lastChild.remove();
-}
-
 function selectTab(name) {
   for (const tab of $$(".tab")) tab.setAttribute("aria-selected", String(tab.dataset.tab === name));
   for (const pane of $$(".pane")) pane.hidden = pane.dataset.pane !== name;
@@ -53,6 +46,7 @@ function signedOut(message = "") {
   disconnect();
   token.clear();
   reset();
+  resetAlerts();
   $("#app").hidden = true;
   $("#signin").hidden = false;
   $("#whoami").hidden = $("#sign-out").hidden = true;
@@ -68,7 +62,7 @@ async function signIn(secret) {
   document.body.dataset.role = me.role;
   $("#signin").hidden = true;
   $("#app").hidden = false;
-  connect({catchUp, metrics: showMetrics, alert: showAlert,
+  connect({catchUp, metrics: showMetrics, alert: alertArrived,
            refused: (message) => signedOut(`Live connection refused: ${message}`)});
   changed();
 }
@@ -77,6 +71,7 @@ function setup() {
   setupLiveTable();
   setupDetail();
   setupViews();
+  setupAlerts();
   whenPipelineOpened(openPipeline);
   whenPipelineChosen((id) => follow({pipeline_id: id}));
   whenUnauthorized(() => signedOut("The token is no longer valid: sign in again."));
