@@ -96,15 +96,18 @@ def test_new_and_resolved_alerts_are_emitted_on_the_socketio_channel(app: Celery
         app.tasks["ta.broken"].delay()
         alert = wait_alert(app, rule="job_failed")
         wait_for(lambda: received(1), 20, "the new alert on the channel")
+        app.tasks["ta.broken"].delay()  # a repeat: live views see the new count
+        wait_for(lambda: received(2), 20, "the repeat on the channel")
         resolve_alert(alert["id"], "reprocessed the batch", "ops", app=app)
-        wait_for(lambda: received(2), 20, "the resolution on the channel")
+        wait_for(lambda: received(3), 20, "the resolution on the channel")
     pubsub.close()
     assert [(m["method"], m["event"], m["namespace"]) for m in messages] == \
-        [("emit", "alert", "/")] * 2
+        [("emit", "alert", "/")] * 3
     assert messages[0]["data"][0]["id"] == alert["id"]
     assert messages[0]["data"][0]["status"] == "open"
-    assert messages[1]["data"][0]["status"] == "resolved"
-    assert messages[1]["data"][0]["note"] == "reprocessed the batch"
+    assert messages[1]["data"][0]["count"] == 2
+    assert messages[2]["data"][0]["status"] == "resolved"
+    assert messages[2]["data"][0]["note"] == "reprocessed the batch"
 
 
 @pytest.mark.prefork

@@ -59,7 +59,7 @@ def make_event(app: Any, payload: Mapping[str, Any]) -> AlertEvent:
 
 
 def evaluate(app: Any, payload: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Run every rule on the event; store each draft; announce the new alerts."""
+    """Run every rule on the event; store each draft; announce new alerts, emit repeats."""
     tracker = get_tracker(app)
     event = make_event(app, payload)
     ctx = RuleContext(tracker.redis, tracker.keys)
@@ -74,6 +74,8 @@ def evaluate(app: Any, payload: Mapping[str, Any]) -> list[dict[str, Any]]:
             alert, new = store.raise_alert(tracker.engine, draft)
             if new:
                 announce(app, alert, "raised")
+            else:  # a repeat: live views see the new count; sinks heard of it once
+                sinks.emit_alert(app, tracker.settings.redis_url, tracker.keys, alert)
             alerts.append(alert)
     return alerts
 
