@@ -165,7 +165,9 @@ def test_the_final_state_comes_last_even_within_one_tick(
     wait_for(lambda: client.last_status("quick") == "succeeded", 10, "the final state")
     statuses = [r["status"] for _, r in client.updates("quick")]
     assert statuses[-1] == "succeeded" and statuses.count("succeeded") == 1
-    assert statuses[:-1] == [s for s in ("queued", "running") if s in statuses[:-1]]
+    # a progress step may arrive in its own tick while running: repeats are legitimate
+    seen = [s for i, s in enumerate(statuses[:-1]) if i == 0 or s != statuses[i - 1]]
+    assert seen == [s for s in ("queued", "running") if s in seen]
 
 
 def test_updates_written_from_many_threads_all_end_in_their_final_state(
