@@ -3,46 +3,15 @@
 from __future__ import annotations
 
 import getpass
-import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import click
-from celery.utils.imports import symbol_by_name
 
 from .alerts.cli import alerts
+from .cli_support import APP_HELP, clean_errors, load_app, print_json
 from .config import Settings
-from .errors import RegiqError
-
-APP_HELP = "Celery app as module:attribute (default: the bundled regiq_tasks app)."
-
-
-def _load_app(spec: str | None) -> Any:
-    if spec is None:
-        from .celery import app
-
-        return app
-    try:
-        return symbol_by_name(spec)
-    except (ImportError, AttributeError) as exc:
-        raise click.BadParameter(f"cannot load {spec!r}: {exc}", param_hint="--app") from None
-
-
-@contextmanager
-def _clean_errors() -> Iterator[None]:
-    """Show bad input and unreachable stores as one line, never a traceback."""
-    try:
-        yield
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
-    except RegiqError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-def _print_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, default=str))
 
 
 @click.group()
@@ -123,9 +92,9 @@ def jobs_list(app_spec: str | None, type_: str | None, history: bool, **filters:
     """List live (or archived) jobs as JSON."""
     from .api import get_history, list_jobs
 
-    with _clean_errors():
+    with clean_errors():
         fetch = get_history if history else list_jobs
-        _print_json(fetch(type=type_, app=_load_app(app_spec), **filters))
+        print_json(fetch(type=type_, app=load_app(app_spec), **filters))
 
 
 @jobs.command("show")
@@ -135,11 +104,11 @@ def jobs_show(job_id: str, app_spec: str | None) -> None:
     """Show one job's record as JSON."""
     from .api import get_job
 
-    with _clean_errors():
-        job = get_job(job_id, app=_load_app(app_spec))
+    with clean_errors():
+        job = get_job(job_id, app=load_app(app_spec))
     if job is None:
         raise click.ClickException(f"no job with id {job_id!r}")
-    _print_json(job)
+    print_json(job)
 
 
 @jobs.command("cancel")
@@ -158,12 +127,12 @@ def jobs_cancel(job_id: str | None, pipeline_id: str | None, reason: str, termin
     if (job_id is None) == (pipeline_id is None):
         raise click.UsageError("give either JOB_ID or --pipeline PIPELINE_ID")
     who = requested_by or getpass.getuser()
-    with _clean_errors():
-        app = _load_app(app_spec)
+    with clean_errors():
+        app = load_app(app_spec)
         if pipeline_id is not None:
-            _print_json(cancel_pipeline(pipeline_id, reason, who, terminate, app=app))
+            print_json(cancel_pipeline(pipeline_id, reason, who, terminate, app=app))
         else:
-            _print_json(cancel_job(job_id, reason, who, terminate, app=app))  # type: ignore[arg-type]
+            print_json(cancel_job(job_id, reason, who, terminate, app=app))  # type: ignore[arg-type]
 
 
 @main.command()
@@ -174,8 +143,8 @@ def monitor(host: str, port: int, app_spec: str | None) -> None:
     """Serve the monitor (REST API) with Flask-SocketIO's server, threading mode."""
     from monitor.serve import serve
 
-    with _clean_errors():
-        celery_app = _load_app(app_spec)
+    with clean_errors():
+        celery_app = load_app(app_spec)
         click.echo(f"regiq monitor on http://{host}:{port}/ (GET /healthz; the API needs a "
                    "token: REGIQ_API_TOKENS or `regiq token create`)")
         serve(host, port, {"REGIQ_CELERY_APP": celery_app})
@@ -205,7 +174,7 @@ def token_create(role: str, name: str, database_url: str | None) -> None:
     """Create a token and print it once (only its hash is kept)."""
     from .history.tokens import create_token
 
-    with _clean_errors():
+    with clean_errors():
         record, secret = create_token(_token_engine(database_url), name, role)
     click.echo(f"token {record['id']} ({record['name']}, {record['role']}); shown only now:")
     click.echo(secret)
@@ -217,8 +186,8 @@ def token_list(database_url: str | None) -> None:
     """List tokens as JSON (ids, names, roles, dates; never the secrets)."""
     from .history.tokens import list_tokens
 
-    with _clean_errors():
-        _print_json(list_tokens(_token_engine(database_url)))
+    with clean_errors():
+        print_json(list_tokens(_token_engine(database_url)))
 
 
 @token.command("revoke")
@@ -228,7 +197,7 @@ def token_revoke(token_id: int, database_url: str | None) -> None:
     """Revoke a token by id; it stops working at once."""
     from .history.tokens import revoke_token
 
-    with _clean_errors():
+    with clean_errors():
         if not revoke_token(_token_engine(database_url), token_id):
             raise click.ClickException(f"no active token with id {token_id}")
     click.echo(f"token {token_id} revoked")

@@ -1,0 +1,43 @@
+"""What every ``regiq`` sub-command shares: loading the app, clean errors, JSON output."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+from celery.utils.imports import symbol_by_name
+
+from .errors import RegiqError
+
+APP_HELP = "Celery app as module:attribute (default: the bundled regiq_tasks app)."
+
+
+def load_app(spec: str | None) -> Any:
+    """The Celery app named ``module:attribute``, or the bundled one."""
+    if spec is None:
+        from .celery import app
+
+        return app
+    try:
+        return symbol_by_name(spec)
+    except (ImportError, AttributeError) as exc:
+        raise click.BadParameter(f"cannot load {spec!r}: {exc}", param_hint="--app") from None
+
+
+@contextmanager
+def clean_errors() -> Iterator[None]:
+    """Show bad input and typed errors as one line, never a traceback."""
+    try:
+        yield
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    except RegiqError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def print_json(value: Any) -> None:
+    """Print a value as indented JSON."""
+    click.echo(json.dumps(value, indent=2, default=str))
