@@ -1,27 +1,8 @@
-"""Default Celery configuration of the bundled ``regiq_tasks`` app.
+"""The repository's Celery configuration module: ``celery --config celeryconfig`` here.
 
-Every value comes from the regiq settings, which read the environment
-(``REGIQ_BROKER_URL``, ``REGIQ_RESULT_BACKEND``, ``REGIQ_REDIS_URL``, ...): see README.
+The bundled app's real configuration ships inside the package as
+``regiq_tasks.celeryconfig`` (an installed regiq-tasks adds no top-level name but
+``regiq_tasks``, so it never shadows, nor is shadowed by, a user's own ``celeryconfig``).
 """
 
-from regiq_tasks.config import Settings
-
-_settings = Settings.from_env()
-
-broker_url = _settings.effective_broker_url
-result_backend = _settings.effective_result_backend
-result_expires = 86_400
-task_serializer = "json"
-result_serializer = "json"
-accept_content = ["json"]
-timezone = "UTC"
-enable_utc = True
-task_default_queue = "celery"
-task_routes = {
-    "regiq_tasks.alerts.*": {"queue": _settings.alert_queue},
-    "regiq_tasks.demo.*": {"queue": "regiq-demo"},  # the demo worker consumes this queue
-}
-worker_send_task_events = True
-task_send_sent_event = True
-task_track_started = False
-broker_connection_retry_on_startup = True
+from regiq_tasks.celeryconfig import *  # noqa: F401,F403

@@ -184,7 +184,7 @@ def served(celery_app: Any) -> Iterator[tuple[str, list[float]]]:
     from flask import g
     from werkzeug.serving import make_server
 
-    from monitor import create_app
+    from regiq_tasks.monitor import create_app
 
     app = create_app({"REGIQ_CELERY_APP": celery_app, "REGIQ_API_TOKENS": f"viewer:{TOKEN}"})
     server_ms: list[float] = []

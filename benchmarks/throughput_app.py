@@ -59,9 +59,9 @@ if os.environ.get("BENCH_PROGRESS_INTERVAL"):
 install(app, **_regiq)
 
 if os.environ.get("BENCH_NO_HOUSEKEEPER") == "1":
-    import signals.handlers
+    import regiq_tasks.signals.handlers
 
-    signals.handlers.start_housekeeper = lambda app, hostname=None: None  # type: ignore
+    regiq_tasks.signals.handlers.start_housekeeper = lambda app, hostname=None: None  # type: ignore
 if os.environ.get("BENCH_ARCHIVER_STATS"):
     import atexit
     import json

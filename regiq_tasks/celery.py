@@ -1,6 +1,6 @@
 """The bundled Celery app: ``celery -A regiq_tasks worker`` / ``celery -A regiq_tasks flower``.
 
-Configured from the ``celeryconfig`` module (every value overridable by environment),
+Configured from ``regiq_tasks.celeryconfig`` (every value overridable by environment),
 with regiq-tasks installed and the demo pipeline's tasks registered.
 """
 
@@ -11,5 +11,5 @@ from celery import Celery
 from .install import install
 
 app = Celery("regiq_tasks", include=["regiq_tasks.demo.tasks"])
-app.config_from_object("celeryconfig")
+app.config_from_object("regiq_tasks.celeryconfig")
 install(app)

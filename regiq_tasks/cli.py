@@ -141,7 +141,7 @@ def jobs_cancel(job_id: str | None, pipeline_id: str | None, reason: str, termin
 @click.option("--app", "app_spec", help=APP_HELP)
 def monitor(host: str, port: int, app_spec: str | None) -> None:
     """Serve the monitor (REST API) with Flask-SocketIO's server, threading mode."""
-    from monitor.serve import serve
+    from regiq_tasks.monitor.serve import serve
 
     with clean_errors():
         celery_app = load_app(app_spec)

@@ -19,7 +19,7 @@ def install(app: Any, **settings: Any) -> Any:
     and take precedence over the app's config and the environment. The user's queues
     and routes are left alone (only the alert tasks' own route is added).
     """
-    from signals import connect
+    from regiq_tasks.signals import connect
 
     for name, value in settings.items():
         if name not in Settings.__dataclass_fields__ or name == "extra":

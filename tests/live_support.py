@@ -200,7 +200,7 @@ def close_all(clients: list[LiveClient]) -> None:
 
 
 def _serve(port: int) -> None:
-    from monitor.serve import serve
+    from regiq_tasks.monitor.serve import serve
     from tests.worker_app import app
 
     config = json.loads(os.environ.get("REGIQ_TEST_MONITOR_CONFIG") or "{}")

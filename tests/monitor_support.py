@@ -9,7 +9,7 @@ from celery import Celery
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from monitor import create_app
+from regiq_tasks.monitor import create_app
 
 TOKENS = {"viewer": "viewer-secret-1", "operator": "operator-secret-2",
           "admin": "admin-secret-3"}

@@ -23,7 +23,7 @@ from regiq_tasks.alerts import (
 from regiq_tasks.alerts.cli import alerts
 from regiq_tasks.alerts.evaluate import evaluate
 from regiq_tasks.alerts.tasks import WEBHOOK_BACKOFF, webhook_backoff
-from signals.handlers import _apps
+from regiq_tasks.signals.handlers import _apps
 from tests import cli_target
 from tests.test_alerts_support import (
     WebhookServer,

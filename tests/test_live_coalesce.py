@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from monitor.live.coalesce import Coalescer, previous_id
+from regiq_tasks.monitor.live.coalesce import Coalescer, previous_id
 
 PROGRESS = frozenset({"progress_current", "progress_message"})
 

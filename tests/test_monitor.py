@@ -9,7 +9,7 @@ import pytest
 from celery import Celery
 from openapi_spec_validator import validate
 
-from monitor import create_app
+from regiq_tasks.monitor import create_app
 from regiq_tasks.errors import ConfigurationError
 from tests.fixtures.redis_server import free_port
 from tests.monitor_support import Monitor
@@ -165,7 +165,7 @@ def test_a_bad_token_configuration_fails_at_create_app(app: Celery) -> None:
 
 
 def test_the_socketio_extension_is_bound_in_threading_mode(monitor: Monitor) -> None:
-    from monitor import socketio
+    from regiq_tasks.monitor import socketio
 
     assert socketio.server is not None and socketio.async_mode == "threading"
     assert "socketio" in monitor.app.extensions
