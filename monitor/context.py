@@ -12,6 +12,7 @@ from flask import current_app
 from sqlalchemy.exc import SQLAlchemyError
 
 from regiq_tasks.errors import ConfigurationError, StoreUnavailable
+from regiq_tasks.history.db import check_url
 from regiq_tasks.history.tokens import Principal, Role, find_token, hash_token
 from regiq_tasks.tracker import Tracker, get_tracker
 
@@ -57,7 +58,7 @@ class MonitorContext:
         if found is not None:
             return Principal(found.value, found)  # REGIQ_API_TOKENS tokens are named by role
         try:
-            return find_token(self.tracker.engine, token)
+            return find_token(self.tracker.existing_engine, token)
         except SQLAlchemyError as exc:
             raise StoreUnavailable(f"authenticate: history database unreachable: {exc}") from exc
 
@@ -75,6 +76,7 @@ def build_context(config: Mapping[str, Any]) -> MonitorContext:
     """The monitor context from the Flask config, falling back on the plugin's settings."""
     celery_app = load_celery_app(config.get("REGIQ_CELERY_APP"))
     settings = get_tracker(celery_app).settings
+    check_url(settings.sqlalchemy_url)  # a missing driver fails here; nothing is created
     tokens = config.get("REGIQ_API_TOKENS", settings.api_tokens)
     max_body = config.get("REGIQ_MAX_BODY_BYTES", settings.max_body_bytes)
     if isinstance(max_body, bool) or not isinstance(max_body, int) or max_body < 1:

@@ -54,9 +54,10 @@ def db_upgrade(database_url: str | None, revision: str) -> None:
     """Bring the history schema to a revision (Alembic migrations shipped in the package)."""
     from .history.db import current_revision, upgrade
 
-    url = _database_url(database_url)
-    upgrade(url, revision)
-    click.echo(f"history schema at {current_revision(url)}")
+    with clean_errors():
+        url = _database_url(database_url)
+        upgrade(url, revision)
+        click.echo(f"history schema at {current_revision(url)}")
 
 
 @db.command("current")
@@ -145,9 +146,27 @@ def monitor(host: str, port: int, app_spec: str | None) -> None:
 
     with clean_errors():
         celery_app = load_app(app_spec)
+        _warn_without_history(celery_app)
         click.echo(f"regiq monitor on http://{host}:{port}/ (GET /healthz; the API needs a "
                    "token: REGIQ_API_TOKENS or `regiq token create`)")
         serve(host, port, {"REGIQ_CELERY_APP": celery_app})
+
+
+def _warn_without_history(celery_app: Any) -> None:
+    """Say so when the history database is missing (the monitor never creates it)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .errors import HistoryNotFound
+    from .history.db import open_existing
+    from .tracker import get_tracker
+
+    try:
+        open_existing(get_tracker(celery_app).settings.sqlalchemy_url).dispose()
+    except HistoryNotFound as exc:
+        click.echo(f"warning: {exc}; until then history, alerts and stored tokens answer "
+                   "503", err=True)
+    except SQLAlchemyError:
+        pass  # unreachable for now: every request that needs it says so (503)
 
 
 @main.group()
@@ -155,10 +174,14 @@ def token() -> None:
     """API tokens of the monitor (stored hashed in the history database)."""
 
 
-def _token_engine(database_url: str | None) -> Any:
-    from .history.db import make_engine, upgrade
+def _token_engine(database_url: str | None, create: bool = False) -> Any:
+    """The history engine for tokens: ``token create`` migrates (and creates) the
+    database, listing and revoking never create one."""
+    from .history.db import make_engine, open_existing, upgrade
 
     url = _database_url(database_url)
+    if not create:
+        return open_existing(url)
     upgrade(url)
     return make_engine(url)
 
@@ -175,7 +198,7 @@ def token_create(role: str, name: str, database_url: str | None) -> None:
     from .history.tokens import create_token
 
     with clean_errors():
-        record, secret = create_token(_token_engine(database_url), name, role)
+        record, secret = create_token(_token_engine(database_url, create=True), name, role)
     click.echo(f"token {record['id']} ({record['name']}, {record['role']}); shown only now:")
     click.echo(secret)
 

@@ -10,7 +10,7 @@ from typing import Any
 import click
 from celery.utils.imports import symbol_by_name
 
-from .errors import RegiqError
+from .errors import ConfigurationError, RegiqError
 
 APP_HELP = "Celery app as module:attribute (default: the bundled regiq_tasks app)."
 
@@ -32,6 +32,8 @@ def clean_errors() -> Iterator[None]:
     """Show bad input and typed errors as one line, never a traceback."""
     try:
         yield
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from None
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     except RegiqError as exc:
