@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from celery.utils.imports import symbol_by_name
+from celery.app.utils import find_app
 from flask import current_app
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -64,12 +64,13 @@ class MonitorContext:
 
 
 def load_celery_app(value: Any) -> Any:
-    """A Celery app given as an object or ``module:attribute`` (default: the bundled one)."""
+    """A Celery app given as an object or ``module:attribute`` (found as ``celery -A``
+    finds it; default: the bundled one)."""
     if value is None:
         from regiq_tasks.celery import app
 
         return app
-    return symbol_by_name(value) if isinstance(value, str) else value
+    return find_app(value) if isinstance(value, str) else value
 
 
 def build_context(config: Mapping[str, Any]) -> MonitorContext:

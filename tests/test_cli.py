@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +17,7 @@ from click.testing import CliRunner
 from regiq_tasks.cli import main
 from regiq_tasks.history.db import head_revision
 from tests import cli_target
+from tests.fixtures.services import ROOT
 
 
 @pytest.fixture
@@ -66,3 +70,30 @@ def test_db_upgrade_brings_the_history_schema_to_head(tmp_path: Path) -> None:
     assert out.exit_code == 0 and f"history schema at {head_revision()}" in out.output
     assert CliRunner().invoke(main, ["db", "current", "--database-url", url]).output.strip() \
         == head_revision()
+
+
+# --- --app imports from the current directory, as `celery -A` does --------------------
+
+
+def test_app_is_imported_from_the_current_directory_like_celery_a(
+        tmp_path: Path, prefix: str, redis_url: str, sqlite_url: str) -> None:
+    # Given a project folder with its own app module, and `regiq` started as the installed
+    # console script is (a script elsewhere: the current directory is not on sys.path)
+    project, bin_dir = tmp_path / "project", tmp_path / "bin"
+    project.mkdir()
+    bin_dir.mkdir()
+    (project / "mymodule.py").write_text(
+        "from celery import Celery\nfrom regiq_tasks import install\n"
+        "app = Celery('mymodule', set_as_current=False)\ninstall(app)\n")
+    script = bin_dir / "regiq"
+    script.write_text("import sys\nfrom regiq_tasks.cli import main\nsys.exit(main())\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "REGIQ_REDIS_URL": redis_url,
+           "REGIQ_KEY_PREFIX": prefix, "REGIQ_DATABASE_URL": sqlite_url}
+    # When it lists jobs of --app mymodule:app from that folder
+    out = subprocess.run([sys.executable, str(script), "jobs", "list", "--app", "mymodule:app"],
+                         cwd=project, env=env, capture_output=True, text=True, timeout=60,
+                         check=False)
+    # Then the module was found and its (empty) live store listed
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == {"items": [], "next_cursor": None}
+
