@@ -11,6 +11,7 @@ import click
 
 from .alerts.cli import alerts
 from .cli_support import APP_HELP, clean_errors, load_app, print_json
+from .cli_tables import JOB_COLUMNS, json_option, print_listing
 from .config import Settings
 
 
@@ -89,13 +90,16 @@ def _listing_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 @jobs.command("list")
 @_listing_options
 @click.option("--history", is_flag=True, help="List archived jobs from SQL instead.")
-def jobs_list(app_spec: str | None, type_: str | None, history: bool, **filters: Any) -> None:
-    """List live (or archived) jobs as JSON."""
+@json_option
+def jobs_list(app_spec: str | None, type_: str | None, history: bool, as_json: bool,
+              **filters: Any) -> None:
+    """List live (or archived) jobs, newest first: a table on a terminal, else JSON."""
     from .api import get_history, list_jobs
 
     with clean_errors():
         fetch = get_history if history else list_jobs
-        print_json(fetch(type=type_, app=load_app(app_spec), **filters))
+        page = fetch(type=type_, app=load_app(app_spec), **filters)
+    print_listing(page, JOB_COLUMNS, "Archived jobs" if history else "Live jobs", as_json)
 
 
 @jobs.command("show")
