@@ -30,13 +30,17 @@ def main() -> None:
               help="Length of the long job, in seconds.")
 @click.option("--workdir", default="regiq-demo", show_default=True,
               help="Folder for the private Redis, the history and the logs.")
+@click.option("--exit-when-done", is_flag=True,
+              help="Stop everything once the pipeline ended and its summary is printed "
+                   "(default: keep the monitor and the worker up until Ctrl-C).")
 def demo(redis_url: str | None, database_url: str | None, jobs: int, duration: float,
-         workdir: str) -> None:
-    """Run a sample regulatory-document pipeline with live progress, then its history."""
+         workdir: str, exit_when_done: bool) -> None:
+    """Run a sample regulatory-document pipeline with live progress, then its history;
+    the monitor and the worker keep running until Ctrl-C (or --exit-when-done)."""
     from .demo import run_demo
 
     sys.exit(run_demo(redis_url=redis_url, database_url=database_url, jobs=jobs,
-                      duration=duration, workdir=workdir))
+                      duration=duration, workdir=workdir, exit_when_done=exit_when_done))
 
 
 @main.group()
