@@ -128,7 +128,8 @@ def get_pipeline(pipeline_id: str, *, app: Any = None) -> dict[str, Any] | None:
     with _reachable("get_pipeline"):
         live = {j["id"]: j for j in tracker.store.lister.pipeline_records(pipeline_id)}
         archived = _all_pages(lambda cursor: repository.query_history(
-            tracker.existing_engine, JobQuery.build(pipeline_id=pipeline_id, limit=500, cursor=cursor)))
+            tracker.existing_engine,
+            JobQuery.build(pipeline_id=pipeline_id, limit=500, cursor=cursor)))
     jobs = {**{j["id"]: j for j in archived}, **live}
     return summarize_pipeline(pipeline_id, list(jobs.values())) if jobs else None
 
