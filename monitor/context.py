@@ -7,11 +7,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from celery.utils.imports import symbol_by_name
+from celery.app.utils import find_app
 from flask import current_app
 from sqlalchemy.exc import SQLAlchemyError
 
 from regiq_tasks.errors import ConfigurationError, StoreUnavailable
+from regiq_tasks.history.db import check_url
 from regiq_tasks.history.tokens import Principal, Role, find_token, hash_token
 from regiq_tasks.tracker import Tracker, get_tracker
 
@@ -57,24 +58,26 @@ class MonitorContext:
         if found is not None:
             return Principal(found.value, found)  # REGIQ_API_TOKENS tokens are named by role
         try:
-            return find_token(self.tracker.engine, token)
+            return find_token(self.tracker.existing_engine, token)
         except SQLAlchemyError as exc:
             raise StoreUnavailable(f"authenticate: history database unreachable: {exc}") from exc
 
 
 def load_celery_app(value: Any) -> Any:
-    """A Celery app given as an object or ``module:attribute`` (default: the bundled one)."""
+    """A Celery app given as an object or ``module:attribute`` (found as ``celery -A``
+    finds it; default: the bundled one)."""
     if value is None:
         from regiq_tasks.celery import app
 
         return app
-    return symbol_by_name(value) if isinstance(value, str) else value
+    return find_app(value) if isinstance(value, str) else value
 
 
 def build_context(config: Mapping[str, Any]) -> MonitorContext:
     """The monitor context from the Flask config, falling back on the plugin's settings."""
     celery_app = load_celery_app(config.get("REGIQ_CELERY_APP"))
     settings = get_tracker(celery_app).settings
+    check_url(settings.sqlalchemy_url)  # a missing driver fails here; nothing is created
     tokens = config.get("REGIQ_API_TOKENS", settings.api_tokens)
     max_body = config.get("REGIQ_MAX_BODY_BYTES", settings.max_body_bytes)
     if isinstance(max_body, bool) or not isinstance(max_body, int) or max_body < 1:

@@ -56,7 +56,7 @@ def get_job(job_id: str, *, app: Any = None) -> dict[str, Any] | None:
     with _reachable("get_job"):
         record = tracker.store.get(job_id)
         if record is None:
-            record = repository.get_job(tracker.engine, job_id)
+            record = repository.get_job(tracker.existing_engine, job_id)
     return record
 
 
@@ -84,7 +84,7 @@ def get_history(*, status: str | None = None, type: str | None = None,
                        cursor=cursor)
     tracker = _tracker(app)
     with _reachable("get_history"):
-        items, next_cursor = repository.query_history(tracker.engine, q)
+        items, next_cursor = repository.query_history(tracker.existing_engine, q)
     return {"items": items, "next_cursor": next_cursor}
 
 
@@ -128,7 +128,8 @@ def get_pipeline(pipeline_id: str, *, app: Any = None) -> dict[str, Any] | None:
     with _reachable("get_pipeline"):
         live = {j["id"]: j for j in tracker.store.lister.pipeline_records(pipeline_id)}
         archived = _all_pages(lambda cursor: repository.query_history(
-            tracker.engine, JobQuery.build(pipeline_id=pipeline_id, limit=500, cursor=cursor)))
+            tracker.existing_engine,
+            JobQuery.build(pipeline_id=pipeline_id, limit=500, cursor=cursor)))
     jobs = {**{j["id"]: j for j in archived}, **live}
     return summarize_pipeline(pipeline_id, list(jobs.values())) if jobs else None
 

@@ -53,7 +53,7 @@ def cancel_job(job_id: str, reason: str, requested_by: str | None = None,
     with _reachable("cancel_job"):
         outcome, status = tracker.store.request_cancel(job_id, cancel, terminate, now)
         if outcome == "missing":
-            archived = repository.get_job(tracker.engine, job_id)
+            archived = repository.get_job(tracker.existing_engine, job_id)
             if archived is None:
                 raise JobNotFound(job_id)
             if archived["status"] == "cancelled":

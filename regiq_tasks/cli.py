@@ -11,6 +11,7 @@ import click
 
 from .alerts.cli import alerts
 from .cli_support import APP_HELP, clean_errors, load_app, print_json
+from .cli_tables import JOB_COLUMNS, json_option, print_listing
 from .config import Settings
 
 
@@ -29,13 +30,17 @@ def main() -> None:
               help="Length of the long job, in seconds.")
 @click.option("--workdir", default="regiq-demo", show_default=True,
               help="Folder for the private Redis, the history and the logs.")
+@click.option("--exit-when-done", is_flag=True,
+              help="Stop everything once the pipeline ended and its summary is printed "
+                   "(default: keep the monitor and the worker up until Ctrl-C).")
 def demo(redis_url: str | None, database_url: str | None, jobs: int, duration: float,
-         workdir: str) -> None:
-    """Run a sample regulatory-document pipeline with live progress, then its history."""
+         workdir: str, exit_when_done: bool) -> None:
+    """Run a sample regulatory-document pipeline with live progress, then its history;
+    the monitor and the worker keep running until Ctrl-C (or --exit-when-done)."""
     from .demo import run_demo
 
     sys.exit(run_demo(redis_url=redis_url, database_url=database_url, jobs=jobs,
-                      duration=duration, workdir=workdir))
+                      duration=duration, workdir=workdir, exit_when_done=exit_when_done))
 
 
 @main.group()
@@ -54,9 +59,10 @@ def db_upgrade(database_url: str | None, revision: str) -> None:
     """Bring the history schema to a revision (Alembic migrations shipped in the package)."""
     from .history.db import current_revision, upgrade
 
-    url = _database_url(database_url)
-    upgrade(url, revision)
-    click.echo(f"history schema at {current_revision(url)}")
+    with clean_errors():
+        url = _database_url(database_url)
+        upgrade(url, revision)
+        click.echo(f"history schema at {current_revision(url)}")
 
 
 @db.command("current")
@@ -88,13 +94,16 @@ def _listing_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 @jobs.command("list")
 @_listing_options
 @click.option("--history", is_flag=True, help="List archived jobs from SQL instead.")
-def jobs_list(app_spec: str | None, type_: str | None, history: bool, **filters: Any) -> None:
-    """List live (or archived) jobs as JSON."""
+@json_option
+def jobs_list(app_spec: str | None, type_: str | None, history: bool, as_json: bool,
+              **filters: Any) -> None:
+    """List live (or archived) jobs, newest first: a table on a terminal, else JSON."""
     from .api import get_history, list_jobs
 
     with clean_errors():
         fetch = get_history if history else list_jobs
-        print_json(fetch(type=type_, app=load_app(app_spec), **filters))
+        page = fetch(type=type_, app=load_app(app_spec), **filters)
+    print_listing(page, JOB_COLUMNS, "Archived jobs" if history else "Live jobs", as_json)
 
 
 @jobs.command("show")
@@ -145,9 +154,27 @@ def monitor(host: str, port: int, app_spec: str | None) -> None:
 
     with clean_errors():
         celery_app = load_app(app_spec)
+        _warn_without_history(celery_app)
         click.echo(f"regiq monitor on http://{host}:{port}/ (GET /healthz; the API needs a "
                    "token: REGIQ_API_TOKENS or `regiq token create`)")
         serve(host, port, {"REGIQ_CELERY_APP": celery_app})
+
+
+def _warn_without_history(celery_app: Any) -> None:
+    """Say so when the history database is missing (the monitor never creates it)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .errors import HistoryNotFound
+    from .history.db import open_existing
+    from .tracker import get_tracker
+
+    try:
+        open_existing(get_tracker(celery_app).settings.sqlalchemy_url).dispose()
+    except HistoryNotFound as exc:
+        click.echo(f"warning: {exc}; until then history, alerts and stored tokens answer "
+                   "503", err=True)
+    except SQLAlchemyError:
+        pass  # unreachable for now: every request that needs it says so (503)
 
 
 @main.group()
@@ -155,10 +182,14 @@ def token() -> None:
     """API tokens of the monitor (stored hashed in the history database)."""
 
 
-def _token_engine(database_url: str | None) -> Any:
-    from .history.db import make_engine, upgrade
+def _token_engine(database_url: str | None, create: bool = False) -> Any:
+    """The history engine for tokens: ``token create`` migrates (and creates) the
+    database, listing and revoking never create one."""
+    from .history.db import make_engine, open_existing, upgrade
 
     url = _database_url(database_url)
+    if not create:
+        return open_existing(url)
     upgrade(url)
     return make_engine(url)
 
@@ -175,7 +206,7 @@ def token_create(role: str, name: str, database_url: str | None) -> None:
     from .history.tokens import create_token
 
     with clean_errors():
-        record, secret = create_token(_token_engine(database_url), name, role)
+        record, secret = create_token(_token_engine(database_url, create=True), name, role)
     click.echo(f"token {record['id']} ({record['name']}, {record['role']}); shown only now:")
     click.echo(secret)
 

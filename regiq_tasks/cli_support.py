@@ -8,21 +8,23 @@ from contextlib import contextmanager
 from typing import Any
 
 import click
-from celery.utils.imports import symbol_by_name
+from celery.app.utils import find_app
 
-from .errors import RegiqError
+from .errors import ConfigurationError, RegiqError
 
-APP_HELP = "Celery app as module:attribute (default: the bundled regiq_tasks app)."
+APP_HELP = ("Celery app as module:attribute, imported from the current directory as "
+            "`celery -A` does (default: the bundled regiq_tasks app).")
 
 
 def load_app(spec: str | None) -> Any:
-    """The Celery app named ``module:attribute``, or the bundled one."""
+    """The Celery app named ``module:attribute`` (or a module holding one), found as
+    ``celery -A`` finds it: the current directory comes first on the import path."""
     if spec is None:
         from .celery import app
 
         return app
     try:
-        return symbol_by_name(spec)
+        return find_app(spec)
     except (ImportError, AttributeError) as exc:
         raise click.BadParameter(f"cannot load {spec!r}: {exc}", param_hint="--app") from None
 
@@ -32,6 +34,8 @@ def clean_errors() -> Iterator[None]:
     """Show bad input and typed errors as one line, never a traceback."""
     try:
         yield
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from None
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     except RegiqError as exc:

@@ -32,6 +32,10 @@ class StoreUnavailable(RegiqError):
     """The live store (Redis) or the history database cannot be reached."""
 
 
+class HistoryNotFound(StoreUnavailable):
+    """The history database (or its schema) does not exist: readers never create it."""
+
+
 class AlertNotFound(RegiqError, LookupError):
     """No alert with this id is stored."""
 

@@ -17,7 +17,7 @@ import redis
 from sqlalchemy.engine import Engine
 
 from .config import Settings
-from .history.db import make_engine, upgrade
+from .history.db import make_engine, open_existing, upgrade
 from .keys import Keys
 from .runtime import JobRuntime, ResourceSampler
 from .store import Change, LiveStore
@@ -46,6 +46,7 @@ class Tracker:
         self._store: LiveStore | None = None
         self._writer: Writer | None = None
         self._engine: Engine | None = None
+        self._existing_engine: Engine | None = None
         self._lock = threading.Lock()
         self.finish_lock = threading.Lock()  # held to unregister a job or to terminate one
         self.pool_child = False  # a prefork pool child: may terminate itself on cancel
@@ -77,6 +78,18 @@ class Tracker:
                     upgrade(url)  # Alembic is not thread-safe: under the lock
                 self._engine = make_engine(url)
         return self._engine
+
+    @property
+    def existing_engine(self) -> Engine:
+        """The history engine of readers (the CLI, the monitor, the Python API): it never
+        creates the database, its folder or its schema; HistoryNotFound until a worker or
+        ``regiq db upgrade`` did (asked again on every call until then)."""
+        with self._lock:
+            if self._engine is not None:
+                return self._engine
+            if self._existing_engine is None:
+                self._existing_engine = open_existing(self.settings.sqlalchemy_url)
+            return self._existing_engine
 
     @property
     def writer(self) -> Writer:

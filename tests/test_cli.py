@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
+import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-
 from celery import Celery
 from click.testing import CliRunner
 
 from regiq_tasks.cli import main
 from regiq_tasks.history.db import head_revision
 from tests import cli_target
+from tests.fixtures.services import ROOT
+from tests.test_alerts_support import alert_worker, define_alert_tasks, wait_alert
 
 
 @pytest.fixture
@@ -66,3 +72,99 @@ def test_db_upgrade_brings_the_history_schema_to_head(tmp_path: Path) -> None:
     assert out.exit_code == 0 and f"history schema at {head_revision()}" in out.output
     assert CliRunner().invoke(main, ["db", "current", "--database-url", url]).output.strip() \
         == head_revision()
+
+
+# --- --app imports from the current directory, as `celery -A` does --------------------
+
+
+def test_app_is_imported_from_the_current_directory_like_celery_a(
+        tmp_path: Path, prefix: str, redis_url: str, sqlite_url: str) -> None:
+    # Given a project folder with its own app module, and `regiq` started as the installed
+    # console script is (a script elsewhere: the current directory is not on sys.path)
+    project, bin_dir = tmp_path / "project", tmp_path / "bin"
+    project.mkdir()
+    bin_dir.mkdir()
+    (project / "mymodule.py").write_text(
+        "from celery import Celery\nfrom regiq_tasks import install\n"
+        "app = Celery('mymodule', set_as_current=False)\ninstall(app)\n")
+    script = bin_dir / "regiq"
+    script.write_text("import sys\nfrom regiq_tasks.cli import main\nsys.exit(main())\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "REGIQ_REDIS_URL": redis_url,
+           "REGIQ_KEY_PREFIX": prefix, "REGIQ_DATABASE_URL": sqlite_url}
+    # When it lists jobs of --app mymodule:app from that folder
+    out = subprocess.run([sys.executable, str(script), "jobs", "list", "--app", "mymodule:app"],
+                         cwd=project, env=env, capture_output=True, text=True, timeout=60,
+                         check=False)
+    # Then the module was found and its (empty) live store listed
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == {"items": [], "next_cursor": None}
+
+
+# --- listings: a table on a terminal, JSON with --json or when piped -------------------
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def on_terminal(args: list[str], env: dict[str, str]) -> str:
+    """What ``regiq ARGS`` prints when its output is a terminal (a pseudo-terminal)."""
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "regiq_tasks.cli", *args], cwd=ROOT,
+                            env=env, stdin=subprocess.DEVNULL, stdout=terminal,
+                            stderr=terminal)
+    os.close(terminal)
+    chunks = []
+    while True:
+        try:
+            data = os.read(controller, 65536)
+        except OSError:  # EIO: the command exited and closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(controller)
+    assert proc.wait(60) == 0, b"".join(chunks)
+    return ANSI.sub("", b"".join(chunks).decode(errors="replace").replace("\r\n", "\n"))
+
+
+@pytest.fixture
+def terminal_env(prefix: str, redis_url: str, sqlite_url: str) -> dict[str, str]:
+    """Environment of a `regiq` subprocess on `--app tests.worker_app:app` (this test's app)."""
+    return {**os.environ, "PYTHONPATH": str(ROOT), "REGIQ_TEST_PREFIX": prefix,
+            "REGIQ_TEST_REDIS_URL": redis_url, "REGIQ_TEST_DATABASE_URL": sqlite_url,
+            "COLUMNS": "200", "TERM": "xterm"}
+
+
+@pytest.mark.timeout(120)
+def test_listings_print_a_table_on_a_terminal_and_json_with_the_json_flag(
+        app: Celery, terminal_env: dict[str, str]) -> None:
+    define_alert_tasks(app)
+    with alert_worker(app):
+        failed = app.tasks["t.fail"].delay("bad document")
+        wait_alert(app, rule="job_failed", severity="CRITICAL")
+    queued = app.tasks["t.add"].delay(1, 2)
+    app_args = ["--app", "tests.worker_app:app"]
+
+    jobs = on_terminal(["jobs", "list", *app_args], terminal_env)
+    assert "Live jobs (2)" in jobs and "{" not in jobs
+    assert re.search(r"┃ id\s+┃ type\s+┃ status\s+┃ progress ┃ created \(UTC\)", jobs), jobs
+    assert re.search(rf"│ {queued.id} │ ingest\s+│ queued\s+│", jobs), jobs
+    assert re.search(rf"│ {failed.id} │ fail\s+│ failed .* ValueError: bad document", jobs)
+    alerts = on_terminal(["alerts", "list", *app_args], terminal_env)
+    assert "Alerts (1)" in alerts
+    assert re.search(r"│\s+1 │ CRITICAL\s+│ open\s+│ job_failed\s+│\s+1 │", alerts), alerts
+
+    as_json = on_terminal(["jobs", "list", "--json", *app_args], terminal_env)
+    assert {j["id"] for j in json.loads(as_json)["items"]} == {queued.id, failed.id}
+    assert json.loads(on_terminal(["alerts", "list", "--json", *app_args],
+                                  terminal_env))["items"][0]["rule"] == "job_failed"
+
+
+def test_listings_print_json_when_their_output_is_piped(app: Celery, run: Any) -> None:
+    queued = app.tasks["t.add"].delay(1, 2)
+    for args in (("jobs", "list"), ("jobs", "list", "--history"), ("jobs", "list", "--json")):
+        out = run(*args)
+        assert out.exit_code == 0, out.output
+        assert set(json.loads(out.output)) == {"items", "next_cursor"}
+    assert [j["id"] for j in json.loads(run("jobs", "list").output)["items"]] == [queued.id]
+    alerts = CliRunner().invoke(main, ["alerts", "list", "--app", "tests.cli_target:app"])
+    assert json.loads(alerts.output) == {"items": [], "next_cursor": None}

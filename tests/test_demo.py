@@ -16,7 +16,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,20 +27,10 @@ from rich.console import Console
 
 from regiq_tasks.demo import display, documents
 from regiq_tasks.demo.tasks import Submitted
+from tests.fixtures.services import ROOT
+from tests.waiting import wait_for
 
 FAST = 1  # PBKDF2 rounds for unit tests: the logic, not the CPU load
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float, interval: float = 0.05) -> Any:
-    """Poll ``predicate`` until it returns something truthy; fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout} s")
-        time.sleep(interval)
 
 
 def render(renderable: Any, width: int = 160) -> str:
@@ -173,12 +162,17 @@ def test_rows_put_active_jobs_first_and_keep_the_latest_finished_ones() -> None:
 def test_the_history_summary_counts_outcomes_and_mean_duration_per_type() -> None:
     items = [job("1", "succeeded", "parse", duration_s=1.0),
              job("2", "succeeded", "parse", duration_s=3.0),
-             job("3", "failed", "validate", duration_s=0.5)]
+             job("3", "failed", "validate", duration_s=0.5),
+             job("4", "cancelled", "reindex", duration_s=4.0)]
     lines = render(display.history_summary(items)).splitlines()
+    assert re.search(r"type\s*┃\s*jobs\s*┃\s*succeeded\s*┃\s*failed\s*┃\s*cancelled\s*┃",
+                     "\n".join(lines))
     parse = next(line for line in lines if "parse" in line)
-    assert re.search(r"parse\s*│\s*2\s*│\s*2\s*│\s*0\s*│\s*2\.0s\s*│\s*3\.0s", parse)
-    assert re.search(r"validate\s*│\s*1\s*│\s*0\s*│\s*1\s*│", next(
+    assert re.search(r"parse\s*│\s*2\s*│\s*2\s*│\s*0\s*│\s*0\s*│\s*2\.0s\s*│\s*3\.0s", parse)
+    assert re.search(r"validate\s*│\s*1\s*│\s*0\s*│\s*1\s*│\s*0\s*│", next(
         line for line in lines if "validate" in line))
+    assert re.search(r"reindex\s*│\s*1\s*│\s*0\s*│\s*0\s*│\s*1\s*│\s*4\.0s", next(
+        line for line in lines if "reindex" in line))
 
 
 def test_the_summary_names_the_failure_and_the_verdict() -> None:
@@ -215,15 +209,15 @@ def test_a_chain_is_outstanding_until_its_last_job_or_a_failure_ends_it() -> Non
 
 
 class DemoProcess:
-    """``run_demo`` in a child Python process, its output collected line by line."""
+    """``regiq demo`` in a child process (this checkout's code), its output collected
+    line by line."""
 
-    def __init__(self, workdir: Path, jobs: int, duration: float) -> None:
-        script = ("import sys; from regiq_tasks.demo import run_demo; "
-                  f"sys.exit(run_demo(jobs={jobs}, duration={duration}, "
-                  f"workdir={str(workdir)!r}))")
+    def __init__(self, workdir: Path, jobs: int, duration: float, *options: str) -> None:
+        command = [sys.executable, "-m", "regiq_tasks.cli", "demo", "--jobs", str(jobs),
+                   "--duration", str(duration), "--workdir", str(workdir), *options]
         env = {k: v for k, v in os.environ.items() if not k.startswith("REGIQ_")}
-        env.update(COLUMNS="200", PYTHONUNBUFFERED="1")
-        self.proc = subprocess.Popen([sys.executable, "-c", script], cwd=workdir.parent,
+        env.update(COLUMNS="200", PYTHONUNBUFFERED="1", PYTHONPATH=str(ROOT))
+        self.proc = subprocess.Popen(command, cwd=workdir.parent,
                                      env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True)
         self.lines: list[str] = []
@@ -257,7 +251,11 @@ class DemoProcess:
         return url[1], tokens
 
     def finish(self, timeout: float) -> int:
-        code = self.proc.wait(timeout)
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"the demo still runs after {timeout} s; it printed:\n"
+                                 f"{self.output}") from None
         self.reader.join(5)
         return code
 
@@ -289,8 +287,8 @@ def start_demo(tmp_path: Path) -> Iterator[Callable[..., DemoProcess]]:
     """Start demos; at teardown stop any still running and kill what they left."""
     started: list[DemoProcess] = []
 
-    def start(jobs: int, duration: float) -> DemoProcess:
-        demo = DemoProcess(tmp_path / f"demo-{len(started)}", jobs, duration)
+    def start(jobs: int, duration: float, *options: str) -> DemoProcess:
+        demo = DemoProcess(tmp_path / f"demo-{len(started)}", jobs, duration, *options)
         started.append(demo)
         return demo
 
@@ -311,13 +309,13 @@ def start_demo(tmp_path: Path) -> Iterator[Callable[..., DemoProcess]]:
 @pytest.mark.timeout(150)
 def test_the_demo_runs_every_job_shows_the_history_and_leaves_nothing_running(
         start_demo: Callable[..., DemoProcess], tmp_path: Path) -> None:
-    demo = start_demo(jobs=1, duration=3)
+    demo = start_demo(1, 3, "--exit-when-done")
     code = demo.finish(timeout=110)
     out = demo.output
     assert code == 0, out
     assert "History (SQL archive)" in out and "Pipeline results" in out
     for job_type in ("fetch", "parse", "extract", "score", "jurisdiction", "reindex"):
-        assert re.search(rf"│ {job_type}\s*│\s*\d+\s*│\s*\d+\s*│\s*0\s*│", out), job_type
+        assert re.search(rf"│ {job_type}\s*│\s*\d+\s*│\s*\d+\s*│\s*0\s*│\s*0\s*│", out), job_type
     assert "ValueError: feed 'regulations-daily' rejected" in out
     assert "Demo complete" in out
     url, tokens = demo.monitor()
@@ -349,4 +347,42 @@ def test_interrupting_the_demo_stops_every_process_it_started(
     code = demo.finish(timeout=60)
     assert code == 130, demo.output
     assert "Interrupted: stopping everything the demo started" in demo.output
+    assert leftovers(demo.proc.pid, pids) == []
+
+
+@pytest.mark.prefork
+@pytest.mark.timeout(240)
+def test_after_its_pipeline_the_demo_keeps_serving_until_interrupted(
+        start_demo: Callable[..., DemoProcess]) -> None:
+    # Given a demo whose long job an operator cancels from the monitor, as the demo suggests
+    demo = start_demo(1, 20)
+    pids = wait_for(demo.started_pids, 90, "the demo to start its processes")
+    url, tokens = demo.monitor()
+    operator = {"Authorization": f"Bearer {tokens['operator']}"}
+
+    def get(path: str, **params: str) -> Any:
+        return requests.get(url + path, params=params, headers=operator, timeout=10).json()
+
+    reindex = wait_for(lambda: get("status/jobs", type="reindex", status="running")["items"],
+                       90, "the long reindex job to run")[0]
+    cancelled = requests.put(f"{url}status/jobs/{reindex['id']}/cancel", headers=operator,
+                             json={"reason": "seen enough"}, timeout=10)
+    assert cancelled.status_code == 202
+    # When the pipeline ends
+    wait_for(lambda: "Press Ctrl-C to stop" in demo.output, 120, "the end of the pipeline")
+    # Then the summary counts the cancelled job, and the monitor and the worker still serve
+    out = demo.output
+    assert re.search(r"│ reindex\s*│\s*1\s*│\s*0\s*│\s*0\s*│\s*1\s*│", out), out
+    assert "Demo complete" in out
+    alert = wait_for(lambda: get("alerts", status="open")["items"], 30, "the feed's alert")[0]
+    resolved = requests.put(f"{url}alerts/{alert['id']}/resolve", headers=operator,
+                            json={"note": "feed fixed"}, timeout=10)
+    assert resolved.status_code == 200, resolved.text
+    assert resolved.json()["status"] == "resolved"
+    assert requests.get(f"{url}healthz", timeout=10).ok
+    assert demo.proc.poll() is None and all(running(pid) for pid in pids.values())
+    # When interrupted, it stops everything and exits with the pipeline's outcome
+    demo.proc.send_signal(signal.SIGINT)
+    assert demo.finish(timeout=60) == 0, demo.output
+    assert "Stopping everything the demo started" in demo.output
     assert leftovers(demo.proc.pid, pids) == []

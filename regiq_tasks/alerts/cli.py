@@ -1,4 +1,5 @@
-"""``regiq alerts``: list and resolve alerts from the shell (JSON output)."""
+"""``regiq alerts``: list and resolve alerts from the shell (JSON, or a table when a
+listing is printed on a terminal)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,15 @@ from typing import Any
 import click
 
 from ..cli_support import APP_HELP, clean_errors, load_app, print_json
+from ..cli_tables import Column, json_option, print_listing, when
+
+ALERT_COLUMNS = [
+    Column("id", lambda a: a["id"], "right"), Column("severity", lambda a: a["severity"]),
+    Column("status", lambda a: a["status"]), Column("rule", lambda a: a["rule"]),
+    Column("count", lambda a: a["count"], "right"),
+    Column("last seen (UTC)", lambda a: when(a.get("last_seen"))),
+    Column("title", lambda a: a.get("title")),
+]
 
 
 @click.group()
@@ -24,12 +34,14 @@ def alerts() -> None:
 @click.option("--limit", type=int, default=50, show_default=True)
 @click.option("--cursor", help="next_cursor of the previous page.")
 @click.option("--app", "app_spec", help=APP_HELP)
-def alerts_list(app_spec: str | None, **filters: Any) -> None:
-    """List alerts, newest first, as JSON."""
+@json_option
+def alerts_list(app_spec: str | None, as_json: bool, **filters: Any) -> None:
+    """List alerts, newest first: a table on a terminal, else JSON."""
     from .service import list_alerts
 
     with clean_errors():
-        print_json(list_alerts(app=load_app(app_spec), **filters))
+        page = list_alerts(app=load_app(app_spec), **filters)
+    print_listing(page, ALERT_COLUMNS, "Alerts", as_json)
 
 
 @alerts.command("show")

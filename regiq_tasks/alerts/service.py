@@ -41,7 +41,7 @@ def _app(app: Any) -> Any:
 
 
 def _engine(app: Any) -> Engine:
-    return get_tracker(_app(app)).engine
+    return get_tracker(_app(app)).existing_engine
 
 
 @contextmanager

@@ -127,13 +127,13 @@ def live_view(jobs: Sequence[Mapping[str, Any]], labels: Mapping[str, str], wait
 
 
 def history_summary(items: Iterable[Mapping[str, Any]]) -> Table:
-    """Archived jobs per type: count, succeeded, failed, mean and max duration."""
+    """Archived jobs per type: count, succeeded, failed, cancelled, mean and max duration."""
     by_type: dict[str, list[Mapping[str, Any]]] = {}
     for job in sorted(items, key=lambda j: j.get("created_at") or ""):
         by_type.setdefault(str(job.get("type")), []).append(job)
     table = Table(title="History (SQL archive)", title_justify="left")
     for name, justify in (("type", "left"), ("jobs", "right"), ("succeeded", "right"),
-                          ("failed", "right"), ("mean duration", "right"),
+                          ("failed", "right"), ("cancelled", "right"), ("mean duration", "right"),
                           ("max duration", "right")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for job_type, jobs in by_type.items():
@@ -143,6 +143,8 @@ def history_summary(items: Iterable[Mapping[str, Any]]) -> Table:
         table.add_row(job_type, str(len(jobs)), str(counts[JobStatus.SUCCEEDED]),
                       Text(str(counts[JobStatus.FAILED]),
                            style="red" if counts[JobStatus.FAILED] else ""),
+                      Text(str(counts[JobStatus.CANCELLED]),
+                           style=STATUS_STYLE["cancelled"] if counts[JobStatus.CANCELLED] else ""),
                       format_seconds(mean), format_seconds(max(durations, default=None)))
     return table
 

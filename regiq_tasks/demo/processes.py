@@ -193,6 +193,12 @@ class Processes:
             raise DemoError(f"the worker exited with code {self.worker.returncode} "
                             f"(log: {self.worker_log})\n{self.worker_log_tail()}")
 
+    def check_monitor(self) -> None:
+        """Raise DemoError if the monitor has exited."""
+        if self.monitor is not None and self.monitor.poll() is not None:
+            raise DemoError(f"the monitor exited with code {self.monitor.returncode} "
+                            f"(log: {self.monitor_log})\n{log_tail(self.monitor_log)}")
+
     def stop(self, interrupted: bool) -> str:
         """Stop the monitor and the worker (whole process groups), then Redis; what was
         stopped."""

@@ -5,8 +5,9 @@ sample pipeline, live.
 port, a prefork worker and the monitor, each in a session of its own), prints the
 monitor's address with a viewer and an operator token, submits the pipelines, shows
 their progress until every job is final, waits for the SQL history and prints its
-summary. Every process it started is stopped on every way out, Ctrl-C and SIGTERM
-included (see :mod:`.processes`).
+summary. Then the monitor and the worker keep serving (someone may be resolving an alert
+in the page) until Ctrl-C or SIGTERM, unless ``exit_when_done``. Every process it started
+is stopped on every way out (see :mod:`.processes`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ ALERT_QUEUE = "regiq-demo.alerts"  # the demo's alert queue (its worker consumes
 WORKER_START_TIMEOUT = 60.0  # s: the worker must answer a ping within this
 HISTORY_TIMEOUT = 30.0  # s: finished jobs must reach the SQL history within this
 POLL_INTERVAL = 0.3  # s between two reads of the live store
+SERVE_CHECK_INTERVAL = 1.0  # s between two checks that the worker and monitor still run
 EXIT_OK, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 130
 
 __all__ = ["DemoError", "run_demo"]
@@ -107,7 +109,8 @@ def _show_monitor(procs: Processes, console: Console) -> None:
     console.print(f"  viewer token:   {procs.tokens['viewer']}")
     console.print(f"  operator token: {procs.tokens['operator']} (may cancel, resolve alerts)")
     console.print("  The feed validation fails on purpose half-way through: its alert arrives "
-                  "in the page's Alerts tab (--duration keeps the demo up longer).")
+                  "in the page's Alerts tab. Cancel the long reindex job from the page if "
+                  "you like; everything keeps running after the pipeline until Ctrl-C.")
 
 
 def unexpected(submitted: tasks.Submitted, final: dict[str, dict[str, Any]]) -> list[str]:
@@ -186,8 +189,22 @@ def _results(submitted: tasks.Submitted) -> list[dict[str, Any]]:
     return summaries
 
 
+def keep_serving(procs: Processes, console: Console) -> None:
+    """Keep the monitor and the worker up after the pipeline, until Ctrl-C or SIGTERM."""
+    console.print(f"Pipeline done. The monitor ({procs.monitor_url}) and the worker keep "
+                  "running: look around, resolve alerts.")
+    console.print("Press Ctrl-C to stop (--exit-when-done stops with the pipeline).")
+    try:
+        while True:
+            procs.check_worker()
+            procs.check_monitor()
+            time.sleep(SERVE_CHECK_INTERVAL)
+    except KeyboardInterrupt:
+        console.print("\nStopping everything the demo started.")
+
+
 def _run(procs: Processes, redis_url: str | None, database_url: str | None, jobs: int,
-         duration: float, console: Console) -> int:
+         duration: float, exit_when_done: bool, console: Console) -> int:
     app = _start(procs, redis_url, database_url, console)
     submitted = tasks.submit(app, jobs, duration)
     final = watch(app, procs, submitted, duration * 3 + 60, console)
@@ -195,13 +212,18 @@ def _run(procs: Processes, redis_url: str | None, database_url: str | None, jobs
                                                 if job["status"] in FINAL_STATUSES})
     wrong = unexpected(submitted, final)
     console.print(display.summary_view(history, _results(submitted), submitted.labels, wrong))
+    if not exit_when_done:
+        keep_serving(procs, console)
     return EXIT_ERROR if wrong else EXIT_OK
 
 
 def run_demo(redis_url: str | None = None, database_url: str | None = None, jobs: int = 4,
              duration: float = 20.0, workdir: str | os.PathLike[str] = "regiq-demo",
-             console: Console | None = None) -> int:
-    """Run the demo; the exit code: 0 done, 1 something went wrong, 130 interrupted."""
+             console: Console | None = None, exit_when_done: bool = False) -> int:
+    """Run the demo; the exit code: 0 done, 1 something went wrong, 130 interrupted
+    before the pipeline ended. After it ended the monitor and the worker keep serving
+    until Ctrl-C or SIGTERM (exit code 0 or 1 by the outcome), or stop at once with
+    ``exit_when_done``."""
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs: expected an integer >= 1, got {jobs!r}")
     if not duration > 0:
@@ -212,7 +234,8 @@ def run_demo(redis_url: str | None = None, database_url: str | None = None, jobs
     interrupted = False
     try:
         with interrupts_raised():
-            return _run(procs, redis_url, database_url, jobs, duration, console)
+            return _run(procs, redis_url, database_url, jobs, duration, exit_when_done,
+                        console)
     except KeyboardInterrupt:
         interrupted = True
         console.print("\n[yellow]Interrupted: stopping everything the demo started.")

@@ -10,19 +10,26 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from ..config import Settings
+from ..errors import ConfigurationError, HistoryNotFound
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")  # env.py, script.py.mako, versions/
 VERSION_TABLE = "regiq_alembic_version"  # our Alembic version table, apart from the host's
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # ms a SQLite writer waits for a lock before failing
 MIGRATION_LOCK_KEY = 0x7265676971  # PostgreSQL advisory lock key serialising our migrations
+DRIVER_PACKAGES = {"MySQLdb": "mysqlclient", "pymysql": "PyMySQL", "psycopg": "psycopg",
+                   "psycopg2": "psycopg2-binary"}  # driver module -> what to pip install
+NOT_FOUND = "REGIQ_DATABASE_URL: history database not found"  # the monitor shows its middle
+CREATE_HINT = "a worker or `regiq db upgrade` creates it"  # said when a reader finds none
 
 
 def database_url(url: str) -> str:
@@ -31,16 +38,92 @@ def database_url(url: str) -> str:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for the history database, tuned for SQLite files or PostgreSQL."""
-    parsed = make_url(database_url(url))
+    """An engine for the history database, tuned for SQLite files or PostgreSQL; the
+    folder of a SQLite file is created (the database itself on first connection)."""
+    parsed = parse_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(parsed, pool_pre_ping=True)
+        return _create_engine(parsed, pool_pre_ping=True)
     path = parsed.database
     if path and path != ":memory:" and not path.startswith("file:"):
         Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(parsed)
+    return _sqlite_engine(parsed)
+
+
+def open_existing(url: str) -> Engine:
+    """An engine on a history database that already holds our schema; never creates a
+    database, a file or a folder (readers: the CLI, the monitor, the Python API).
+
+    Raises HistoryNotFound when the database or its schema is missing, ConfigurationError
+    when the URL or its driver is unusable, SQLAlchemyError when it is unreachable.
+    """
+    parsed = parse_url(url)
+    engine = _connect_existing(parsed)
+    try:
+        if _revision(engine) is None:
+            raise HistoryNotFound(f"{NOT_FOUND}: {_shown(parsed)} has no regiq schema; "
+                                  f"{CREATE_HINT}")
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
+
+
+def check_url(url: str) -> None:
+    """ConfigurationError unless ``url`` names a database SQLAlchemy knows and whose driver
+    is installed; nothing is connected to or created."""
+    _create_engine(parse_url(url)).dispose()
+
+
+def parse_url(url: str) -> URL:
+    """The SQLAlchemy URL of a history database URL; ConfigurationError if unparsable."""
+    try:
+        return make_url(database_url(url))
+    except ArgumentError as exc:
+        raise ConfigurationError(f"REGIQ_DATABASE_URL: {exc}") from None
+
+
+def _shown(url: URL) -> str:
+    return url.render_as_string(hide_password=True)
+
+
+def _create_engine(url: URL, **options: Any) -> Engine:
+    """``create_engine`` with a missing dialect or driver told as a ConfigurationError."""
+    try:
+        return create_engine(url, **options)
+    except NoSuchModuleError:
+        raise ConfigurationError(f"REGIQ_DATABASE_URL: {url.drivername}:// is not a database "
+                                 "SQLAlchemy knows (sqlite:// or postgresql:// are "
+                                 "supported)") from None
+    except ModuleNotFoundError as exc:
+        package = DRIVER_PACKAGES.get(str(exc.name), exc.name)
+        raise ConfigurationError(f"REGIQ_DATABASE_URL: {url.drivername}:// needs the Python "
+                                 f"driver {exc.name!r}, which is not installed (pip install "
+                                 f"{package})") from None
+
+
+def _connect_existing(url: URL) -> Engine:
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_engine(_existing_sqlite(url))
+    return _create_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    engine = _create_engine(url)
     event.listen(engine, "connect", _sqlite_on_connect)
     return engine
+
+
+def _existing_sqlite(url: URL) -> URL:
+    """A SQLite URL that opens the file read-write and never creates it."""
+    path = url.database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return url  # in-memory or already a URI: as given
+    file = Path(path).expanduser().resolve()
+    if not file.is_file():
+        raise HistoryNotFound(f"{NOT_FOUND}: {_shown(url)} does not exist (no file {file}); "
+                              f"{CREATE_HINT}")
+    return url.set(database=f"file:{quote(str(file))}",
+                   query={**url.query, "mode": "rw", "uri": "true"})
 
 
 def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
@@ -88,15 +171,22 @@ def downgrade(url: str, revision: str = "base") -> None:
 
 
 def current_revision(url: str) -> str | None:
-    """The history schema revision at ``url`` (None for a database never migrated)."""
-    engine = make_engine(url)
+    """The history schema revision at ``url`` (None for a database never migrated, or
+    none at all: asking creates nothing)."""
     try:
-        with engine.connect() as connection:
-            context = MigrationContext.configure(connection,
-                                                 opts={"version_table": VERSION_TABLE})
-            return context.get_current_revision()
+        engine = _connect_existing(parse_url(url))
+    except HistoryNotFound:
+        return None
+    try:
+        return _revision(engine)
     finally:
         engine.dispose()
+
+
+def _revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+        return context.get_current_revision()
 
 
 def head_revision() -> str:
