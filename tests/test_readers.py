@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from celery import Celery
 from click.testing import CliRunner
+from regiq_tasks.monitor import create_app
 
-from monitor import create_app
 from regiq_tasks import get_history, get_job
 from regiq_tasks.cli import main
 from regiq_tasks.errors import ConfigurationError, HistoryNotFound
