@@ -11,6 +11,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import redis
@@ -47,6 +48,7 @@ class Tracker:
         self._writer: Writer | None = None
         self._engine: Engine | None = None
         self._lock = threading.Lock()
+        self._duties: set[str] = set()  # names of the duties added with add_duty
         self.finish_lock = threading.Lock()  # held to unregister a job or to terminate one
         self.pool_child = False  # a prefork pool child: may terminate itself on cancel
 
@@ -131,6 +133,16 @@ class Tracker:
             os.kill(os.getpid(), signal.SIGTERM)
             time.sleep(KILL_AFTER_TERM)
             os.kill(os.getpid(), signal.SIGKILL)
+
+    def add_duty(self, name: str, interval: float, fn: Callable[[], Any]) -> None:
+        """Run ``fn`` every ``interval`` seconds in this process's writer thread (once
+        per ``name``)."""
+        with self._lock:
+            if name in self._duties:
+                return
+            self._duties.add(name)
+        self.writer.periodic.append(Periodic(interval, fn))
+        self.writer.start()
 
     def submit(self, change: Change) -> None:
         """Queue a change for the background writer."""

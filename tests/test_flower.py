@@ -1,0 +1,34 @@
+"""Flower next to regiq: a real Flower process, a real prefork worker with events on."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from celery import Celery
+
+from regiq_tasks import get_job
+from tests.fixtures.flower import Flower
+from tests.waiting import wait_for
+
+pytestmark = pytest.mark.prefork
+Start = Callable[..., Any]
+
+
+def flower_state(flower: Flower, task_id: str, state: str) -> dict[str, Any] | None:
+    info = flower.task_info(task_id)
+    return info if info and info["state"] == state else None
+
+
+def test_a_terminate_from_flower_ends_cancelled_and_revoked_in_flower(
+        app: Celery, prefork_worker: Start, flower: Flower) -> None:
+    prefork_worker(app, events=True)
+    result = app.tasks["t.count"].delay(600, 60.0, "reindexed")
+    wait_for(lambda: flower_state(flower, result.id, "PROGRESS"), 30, "PROGRESS in Flower")
+    flower.revoke(result.id, terminate=True)
+    wait_for(lambda: flower_state(flower, result.id, "REVOKED"), 20, "REVOKED in Flower")
+    job = wait_for(lambda: (j := get_job(result.id, app=app)) and j["status"] != "running"
+                   and j, 20, "job to end")
+    assert job["status"] == "cancelled" and job["error"] is None
+    assert job["cancel"]["terminated"] is True and job["cancel"]["signal"] == "SIGTERM"
