@@ -81,6 +81,7 @@ def on_started(task: Any, job_id: str, args: Any, kwargs: Any) -> None:
     req = task.request
     created = getattr(req, CREATED_HEADER, None)
     rt = JobRuntime(job_id, task, time.time(), 0)
+    rt.worker = req.hostname
     tracker.register(rt)
     set_current_runtime(rt)
     lineage = _lineage(req.get, job_id, getattr(req, PIPELINE_HEADER, None))

@@ -32,3 +32,16 @@ def test_a_terminate_from_flower_ends_cancelled_and_revoked_in_flower(
                    and j, 20, "job to end")
     assert job["status"] == "cancelled" and job["error"] is None
     assert job["cancel"]["terminated"] is True and job["cancel"]["signal"] == "SIGTERM"
+
+
+def test_a_revoke_from_flower_stops_a_running_job_at_its_next_check(
+        app: Celery, prefix: str, prefork_worker: Start, flower: Flower) -> None:
+    prefork_worker(app, events=True)
+    result = app.tasks["t.cooperative"].delay(1000, 0.01, f"{prefix}f")
+    wait_for(lambda: flower_state(flower, result.id, "PROGRESS"), 30, "PROGRESS in Flower")
+    flower.revoke(result.id)
+    wait_for(lambda: flower_state(flower, result.id, "REVOKED"), 20, "REVOKED in Flower")
+    job = wait_for(lambda: (j := get_job(result.id, app=app)) and j["status"] != "running"
+                   and j, 10, "job to end")
+    assert job["status"] == "cancelled"
+    assert job["cancel"]["reason"] == "revoked outside regiq"

@@ -1,4 +1,5 @@
-"""Revokes from outside regiq (``celery control revoke``): real prefork workers, real Redis."""
+"""Revokes from outside regiq (``celery control revoke``), and what Celery sees of a
+job cancelled through regiq: real prefork workers, real Redis."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from typing import Any
 
 import pytest
 from celery import Celery
+from celery.exceptions import TaskRevokedError
 
-from regiq_tasks import get_history, get_job
+from regiq_tasks import cancel_job, get_history, get_job
 from regiq_tasks.tracker import get_tracker
 from tests.waiting import wait_for
 
@@ -68,6 +70,7 @@ def test_a_revoke_without_terminate_stops_a_running_job_at_its_next_check(
     assert job["cancel"]["requested_by"] is None and not job["cancel"].get("terminated")
     assert job["progress"]["current"] < 1000
     assert app.backend.client.get(finally_key) == b"ran"
+    assert result.state == "REVOKED"
 
 
 def test_a_job_revoked_without_terminate_that_never_checks_keeps_its_real_outcome(
@@ -81,3 +84,34 @@ def test_a_job_revoked_without_terminate_that_never_checks_keeps_its_real_outcom
                    and j, 10, "job to finish")
     assert job["status"] == "succeeded"
     assert job["cancel"] and job["cancel"]["reason"] == "revoked outside regiq"
+
+
+def test_a_job_cancelled_through_regiq_ends_revoked_for_celery_and_logs_at_info(
+        app: Celery, prefix: str, prefork_worker: Start) -> None:
+    worker = prefork_worker(app)
+    result = app.tasks["t.cooperative"].delay(1000, 0.01, f"{prefix}f")
+    wait_for(lambda: progressing(app, result.id), 20, "job to make progress")
+    cancel_job(result.id, "wrong input file", app=app)
+    wait_for(lambda: status_of(app, result.id) == "cancelled", 10, "job to stop")
+    wait_for(lambda: result.state == "REVOKED", 10, "REVOKED in the result backend")
+    with pytest.raises(TaskRevokedError):
+        result.get(timeout=5)
+    log = wait_for(lambda: (text := worker.log.read_text()) and result.id in text
+                   and "cancelled" in text and text, 10, "the worker's log line")
+    lines = [line for line in log.splitlines() if result.id in line]
+    assert any("INFO" in line and "cancelled" in line for line in lines), lines
+    assert "raised unexpected" not in log and "Traceback" not in log
+
+
+def test_a_job_terminated_through_regiq_ends_revoked_for_celery(
+        app: Celery, prefork_worker: Start) -> None:
+    worker = prefork_worker(app, cancel_grace=1)
+    result = app.tasks["t.sleep"].delay(60)
+    wait_for(lambda: status_of(app, result.id) == "running", 20, "job to run")
+    cancel_job(result.id, "runaway", terminate=True, app=app)
+    wait_for(lambda: status_of(app, result.id) == "cancelled", 20, "forced stop")
+    job = get_job(result.id, app=app)
+    assert job["cancel"]["reason"] == "runaway" and job["cancel"]["terminated"] is True
+    assert job["error"] is None
+    wait_for(lambda: result.state == "REVOKED", 10, "REVOKED in the result backend")
+    assert "WorkerLostError" not in worker.log.read_text()
