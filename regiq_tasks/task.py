@@ -153,9 +153,9 @@ class TrackedTask(Task):
             self.update_state(task_id=rt.job_id, state="PROGRESS", meta=meta)
         except Exception as exc:  # tracking never breaks the task
             logger.debug("regiq: PROGRESS state not stored: %s", exc)
-        try:
+        try:  # Flower's task page shows an event's ``result``: the progress goes there
             if self.request.hostname:
-                self.send_event("task-progress", retry=False, **meta)
+                self.send_event("task-progress", retry=False, result=meta, **meta)
         except Exception as exc:
             logger.debug("regiq: task-progress event not sent: %s", exc)
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from celery import Celery
 
-from regiq_tasks import get_job
+from regiq_tasks import cancel_job, get_job
 from tests.fixtures.flower import Flower
 from tests.waiting import wait_for
 
@@ -19,6 +19,21 @@ Start = Callable[..., Any]
 def flower_state(flower: Flower, task_id: str, state: str) -> dict[str, Any] | None:
     info = flower.task_info(task_id)
     return info if info and info["state"] == state else None
+
+
+def test_flowers_task_page_shows_the_progress_of_a_running_job(
+        app: Celery, prefork_worker: Start, flower: Flower) -> None:
+    prefork_worker(app, events=True)
+    result = app.tasks["t.count"].delay(600, 60.0, "page")
+    info = wait_for(lambda: (i := flower_state(flower, result.id, "PROGRESS"))
+                    and i["result"] and i, 30, "PROGRESS with numbers in Flower")
+    progress = info["result"]
+    assert progress["total"] == 600 and 0 < progress["current"] < 600
+    assert progress["percent"] == round(100 * progress["current"] / 600, 2)
+    assert progress["message"].startswith("page ")
+    page = flower.task_page(result.id)
+    assert "percent" in page and "page " in page and "total" in page
+    cancel_job(result.id, "done looking", app=app)
 
 
 def test_a_terminate_from_flower_ends_cancelled_and_revoked_in_flower(
