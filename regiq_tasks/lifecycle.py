@@ -8,18 +8,24 @@ back a cancel request); progress and final transitions go through the background
 
 from __future__ import annotations
 
+import logging
+import signal
 import time
 from typing import Any
 
+import redis
 from celery.exceptions import WorkerLostError
 
 from . import transitions
 from .alerts import hooks as alert_hooks
 from .record import iso
+from .revokes import announce_revoked
 from .runtime import JobRuntime, set_current_runtime
 from .states import FINAL_STATUSES, JobStatus
 from .task import JobCancelled, TrackedTask
 from .tracker import get_tracker
+
+logger = logging.getLogger(__name__)
 
 PIPELINE_HEADER = "regiq_pipeline_id"
 CREATED_HEADER = "regiq_created_at"
@@ -75,6 +81,7 @@ def on_started(task: Any, job_id: str, args: Any, kwargs: Any) -> None:
     req = task.request
     created = getattr(req, CREATED_HEADER, None)
     rt = JobRuntime(job_id, task, time.time(), 0)
+    rt.worker = req.hostname
     tracker.register(rt)
     set_current_runtime(rt)
     lineage = _lineage(req.get, job_id, getattr(req, PIPELINE_HEADER, None))
@@ -114,9 +121,20 @@ def on_failure(task: Any, job_id: str, exc: BaseException, traceback_text: str |
     get_tracker(task.app).submit(change)
 
 
-def on_finished(task: Any, job_id: str, state: str) -> None:
-    """The job left the worker process: write its final (or retrying) record."""
+def on_finished(task: Any, job_id: str, state: str | None) -> None:
+    """The job left the worker process: write its final (or retrying) record.
+
+    Without a ``state`` the body never ended: the process is going away under it (a
+    terminate's SIGTERM raised ``SystemExit``). Its last progress is written, and the
+    worker's main process reports the end (a terminate revoke, a lost worker).
+    """
     tracker = get_tracker(task.app)
+    if state is None:
+        rt = tracker.unregister(job_id)  # no lock: a terminate holds it while this exits
+        set_current_runtime(None)
+        if rt is not None:
+            tracker.submit(transitions.progressed(rt))
+        return
     with tracker.finish_lock:  # a forced terminate never hits the next job of this process
         rt = tracker.unregister(job_id)
     set_current_runtime(None)
@@ -129,18 +147,59 @@ def on_finished(task: Any, job_id: str, state: str) -> None:
     tracker.submit(change)
 
 
-def on_revoked(task: Any, request: Any, expired: bool) -> None:
-    """Celery revoked a job (from regiq, Flower or ``celery control``): cancelled."""
+def on_revoked(task: Any, request: Any, expired: bool, terminated: bool = False,
+               signum: Any = None) -> None:
+    """Celery revoked a job (from regiq, Flower or ``celery control``): cancelled.
+
+    A queued job never ran; a terminated one ends ``cancelled`` too (never ``failed``),
+    its cancel record saying so and naming the signal. The running process's own end
+    is not written (see :func:`on_finished`), so no failure alert is raised.
+    """
     now = time.time()
+    tracker = get_tracker(task.app)
     reason = "expired" if expired else "revoked outside regiq"
-    cancel = {"requested": True, "reason": reason, "requested_by": None,
-              "requested_at": iso(now)}
+    cancel: dict[str, Any] = {"requested": True, "reason": reason, "requested_by": None,
+                              "requested_at": iso(now)}
     fill = {**transitions.identity(request.id, task.name, now,
                                    _lineage(request.get, request.id,
                                             request.get(PIPELINE_HEADER))),
             **transitions.task_options(task), "cancel": cancel}
-    get_tracker(task.app).submit(
-        transitions.ended_elsewhere(request.id, JobStatus.CANCELLED, now, None, fill))
+    change = transitions.ended_elsewhere(request.id, JobStatus.CANCELLED, now, None, fill)
+    if terminated:
+        _terminated(task, request, change, cancel, signal_name(signum))
+    tracker.submit(change)
+
+
+def _terminated(task: Any, request: Any, change: Any, cancel: dict[str, Any],
+                signame: str | None) -> None:
+    """Make a revoke's change say that the job was terminated, and by which signal."""
+    earlier = _cancel_record(get_tracker(task.app), request.id)
+    change.set["cancel"] = {**(earlier or cancel), "terminated": True, "signal": signame}
+
+    def on_result(status: str, _cancelled: bool) -> None:
+        if status == JobStatus.CANCELLED:
+            announce_revoked(task.app, request, terminated=True, signum=signame,
+                             expired=False)
+    change.on_result = on_result
+
+
+def _cancel_record(tracker: Any, job_id: str) -> dict[str, Any] | None:
+    """The job's cancel record so far (a terminate adds to it); None if unreadable."""
+    try:
+        return tracker.store.cancel_record(job_id)
+    except (redis.RedisError, ValueError) as exc:  # the change keeps a new record
+        logger.warning("regiq: cancel record of job %s not read: %s", job_id, exc)
+        return None
+
+
+def signal_name(signum: Any) -> str | None:
+    """``SIGTERM`` for 15 or ``"15"``; other values as given, None stays None."""
+    if signum is None:
+        return None
+    try:
+        return signal.Signals(int(signum)).name
+    except (TypeError, ValueError):
+        return str(signum)
 
 
 def on_retry(task: Any, job_id: str, reason: Any, traceback_text: str | None) -> None:

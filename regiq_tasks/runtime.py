@@ -35,7 +35,8 @@ class JobRuntime:
     __slots__ = ("job_id", "task", "started_wall", "started_mono", "cpu_process", "cpu_thread",
                  "shared_process", "next_flush", "next_backend", "current", "total", "message",
                  "rate", "flushed_current", "flushed_at", "cancelled", "metadata",
-                 "metadata_dirty", "peak_rss", "outcome", "error", "skip", "terminate_at")
+                 "metadata_dirty", "peak_rss", "outcome", "error", "skip", "terminate_at",
+                 "worker")
 
     def __init__(self, job_id: str, task: Any, started_wall: float, rss: int) -> None:
         self.job_id = job_id
@@ -56,6 +57,7 @@ class JobRuntime:
         self.cancelled = False  # a cancel was requested: raise JobCancelled at the next check
         self.skip = False  # cancelled before it started: the body must not run
         self.terminate_at: float | None = None  # monotonic time of a forced terminate
+        self.worker: str | None = None  # the worker's node name (Celery's hostname)
         self.metadata: dict[str, Any] = {}
         self.metadata_dirty = False
         self.peak_rss = rss

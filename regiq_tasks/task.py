@@ -6,13 +6,15 @@ import json
 import logging
 import time
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, NoReturn
 
 from celery import Task
 from celery.exceptions import Ignore
+from celery.states import REVOKED
 
 from .errors import RegiqError
 from .runtime import JobRuntime, current_runtime
+from .states import JobStatus
 from .tracker import get_tracker
 from .transitions import progressed
 
@@ -48,12 +50,43 @@ class TrackedTask(Task):
         if self.request.called_directly:
             return super().__call__(*args, **kwargs)
         rt = current_runtime()
-        if rt is not None and rt.task is self and rt.skip:
+        if rt is None or rt.task is not self:
+            return self.run(*args, **kwargs)
+        if rt.skip:
             logger.info("regiq: job %s was cancelled before it started; not running it",
                         rt.job_id)
-            self.backend.mark_as_revoked(rt.job_id, "cancelled", request=self.request)
-            raise Ignore()
-        return self.run(*args, **kwargs)
+            self._end_revoked(rt)
+        try:
+            return self.run(*args, **kwargs)
+        except JobCancelled:
+            logger.info("regiq: job %s (%s) cancelled: it stopped at a cancel check",
+                        rt.job_id, self.name)
+            self._end_revoked(rt)
+
+    def _end_revoked(self, rt: JobRuntime) -> NoReturn:
+        """End a cancelled run as Celery ends a revoked one: REVOKED, not FAILURE.
+
+        Stores REVOKED in the result backend (``AsyncResult``, chords and Flower agree),
+        sends a ``task-revoked`` event and raises ``Ignore``, so the worker logs the run
+        at INFO and sends no failure. The ``state`` field makes Celery's event state
+        (Flower) take REVOKED after a custom PROGRESS state, which it would otherwise
+        keep: it ranks any custom state above REVOKED.
+        """
+        rt.outcome = (JobStatus.CANCELLED, None)
+        req = self.request
+        try:
+            self.backend.mark_as_revoked(
+                rt.job_id, "cancelled", request=req,
+                store_result=not req.ignore_result or self.store_errors_even_if_ignored)
+        except Exception as exc:  # noqa: BLE001 -- tracking never breaks the task
+            logger.warning("regiq: REVOKED state of job %s not stored: %s", rt.job_id, exc)
+        try:
+            if req.hostname:
+                self.send_event("task-revoked", retry=False, terminated=False, signum=None,
+                                expired=False, state=REVOKED)
+        except Exception as exc:  # noqa: BLE001
+            logger.debug("regiq: task-revoked event not sent: %s", exc)
+        raise Ignore()
 
     def apply_async(self, *args: Any, **kwargs: Any) -> Any:
         """Publish as Celery does, letting the publish receiver know which app sends it."""
@@ -120,9 +153,9 @@ class TrackedTask(Task):
             self.update_state(task_id=rt.job_id, state="PROGRESS", meta=meta)
         except Exception as exc:  # tracking never breaks the task
             logger.debug("regiq: PROGRESS state not stored: %s", exc)
-        try:
+        try:  # Flower's task page shows an event's ``result``: the progress goes there
             if self.request.hostname:
-                self.send_event("task-progress", retry=False, **meta)
+                self.send_event("task-progress", retry=False, result=meta, **meta)
         except Exception as exc:
             logger.debug("regiq: task-progress event not sent: %s", exc)
 

@@ -11,9 +11,11 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import redis
+from kombu.exceptions import KombuError
 from sqlalchemy.engine import Engine
 
 from .config import Settings
@@ -28,6 +30,8 @@ logger = logging.getLogger(__name__)
 HEARTBEAT_MAX_INTERVAL = 10.0  # s: running jobs are heartbeated at least this often
 CANCEL_WATCH_INTERVAL = 0.2  # s: running jobs' cancel flags are read back this often
 KILL_AFTER_TERM = 3.0  # s: a pool child still alive this long after SIGTERM gets SIGKILL
+REVOKE_TERMINATE_WAIT = 5.0  # s: a terminate asked of the worker that has not come by
+#                               then is done by the pool child itself
 _ATTR = "_regiq_tracker"
 _create_lock = threading.Lock()
 
@@ -48,6 +52,7 @@ class Tracker:
         self._engine: Engine | None = None
         self._existing_engine: Engine | None = None
         self._lock = threading.Lock()
+        self._duties: set[str] = set()  # names of the duties added with add_duty
         self.finish_lock = threading.Lock()  # held to unregister a job or to terminate one
         self.pool_child = False  # a prefork pool child: may terminate itself on cancel
 
@@ -141,9 +146,39 @@ class Tracker:
                 return  # it finished meanwhile: never hit the next job
             logger.warning("regiq: terminating job %s after the cancel grace period", rt.job_id)
             self.flush(timeout=1.0)
+            if self._revoke_terminate(rt):
+                time.sleep(REVOKE_TERMINATE_WAIT)  # the worker kills this process meanwhile
             os.kill(os.getpid(), signal.SIGTERM)
             time.sleep(KILL_AFTER_TERM)
             os.kill(os.getpid(), signal.SIGKILL)
+
+    def _revoke_terminate(self, rt: JobRuntime) -> bool:
+        """Ask this worker to terminate ``rt``'s job as Celery does; False if not sent.
+
+        Celery's terminate stores REVOKED, sends ``task-revoked`` and the ``task_revoked``
+        signal, which ends the job ``cancelled`` (the caller holds ``finish_lock``, so
+        the job cannot end and the process cannot take another one meanwhile).
+        """
+        if not rt.worker:
+            return False
+        try:
+            self.app.control.revoke(rt.job_id, terminate=True, signal="SIGTERM",
+                                    destination=[rt.worker])
+            return True
+        except (OSError, KombuError, redis.RedisError) as exc:  # broker down: do it here
+            logger.warning("regiq: terminate of job %s not sent to the worker: %s",
+                           rt.job_id, exc)
+            return False
+
+    def add_duty(self, name: str, interval: float, fn: Callable[[], Any]) -> None:
+        """Run ``fn`` every ``interval`` seconds in this process's writer thread (once
+        per ``name``)."""
+        with self._lock:
+            if name in self._duties:
+                return
+            self._duties.add(name)
+        self.writer.periodic.append(Periodic(interval, fn))
+        self.writer.start()
 
     def submit(self, change: Change) -> None:
         """Queue a change for the background writer."""

@@ -14,6 +14,7 @@ from celery._state import get_current_worker_task
 
 from regiq_tasks import lifecycle
 from regiq_tasks.housekeeping import start_housekeeper, stop_housekeeper
+from regiq_tasks.revokes import REVOKE_WATCH_INTERVAL, RevokeWatch
 from regiq_tasks.states import JobStatus
 from regiq_tasks.task import publishing_task
 from regiq_tasks.tracker import get_tracker
@@ -73,9 +74,10 @@ def on_postrun(sender: Any = None, task_id: Any = None, state: Any = None, **_: 
         lifecycle.on_finished(sender, task_id, state)
 
 
-def on_revoked(sender: Any = None, request: Any = None, expired: Any = False, **_: Any) -> None:
+def on_revoked(sender: Any = None, request: Any = None, expired: Any = False,
+               terminated: Any = False, signum: Any = None, **_: Any) -> None:
     if lifecycle.is_tracked(sender):
-        lifecycle.on_revoked(sender, request, bool(expired))
+        lifecycle.on_revoked(sender, request, bool(expired), bool(terminated), signum)
 
 
 def on_process_init(**_: Any) -> None:
@@ -91,6 +93,8 @@ def on_process_shutdown(**_: Any) -> None:
 def on_worker_ready(sender: Any = None, **_: Any) -> None:
     for app in _apps:
         start_housekeeper(app, getattr(sender, "hostname", None))
+        tracker = get_tracker(app)
+        tracker.add_duty("revoke-watch", REVOKE_WATCH_INTERVAL, RevokeWatch(tracker))
 
 
 def on_worker_shutdown(**_: Any) -> None:

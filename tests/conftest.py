@@ -3,4 +3,4 @@
 Celery's pytest plugin is enabled in pyproject (``-p celery.contrib.pytest``).
 """
 
-pytest_plugins = ["tests.fixtures.databases", "tests.fixtures.services"]
+pytest_plugins = ["tests.fixtures.databases", "tests.fixtures.services", "tests.fixtures.flower"]

@@ -128,6 +128,11 @@ class LiveStore:
         self.client.set(self.keys.pipeline_cancel(pipeline_id), encode_value(cancel), ex=ttl,
                         nx=True)
 
+    def cancel_record(self, job_id: str) -> dict[str, Any] | None:
+        """The job's cancel record (JSON field ``cancel``), or None."""
+        raw = self.client.hget(self.keys.job(job_id), "cancel")
+        return json.loads(raw) if raw else None
+
     def cancel_flags(self, job_ids: Sequence[str]) -> list[tuple[bool, bool]]:
         """(cancel requested, terminate requested) of each job, in one round trip."""
         pipe = self.client.pipeline(transaction=False)

@@ -1,0 +1,80 @@
+"""Revokes from outside regiq (Flower, ``celery control revoke``), seen from the worker.
+
+Celery handles its ``revoke`` control command in the worker's main process:
+
+* With terminate, it kills the pool process running the job, stores REVOKED and sends
+  the ``task_revoked`` signal (``terminated=True``); ``lifecycle.on_revoked`` ends the
+  job ``cancelled``, and :func:`announce_revoked` repeats the ``task-revoked`` event so
+  that Flower leaves the job's PROGRESS state (see below).
+* Without terminate, it only adds the id to its in-memory revoked set
+  (``celery.worker.state.revoked``): a running job is not told and no signal fires.
+  :class:`RevokeWatch`, a duty of the main process's writer thread, compares that set
+  with the worker's active requests and turns a revoke of a running tracked job into
+  the cancel request ``cancel_job`` writes: the job stops at its next check, and one
+  that never checks keeps its real outcome with the cancel record.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from celery.states import REVOKED
+from celery.worker import state as worker_state
+from kombu.exceptions import KombuError
+from redis import RedisError
+
+from .record import iso
+from .task import TrackedTask
+
+logger = logging.getLogger(__name__)
+
+REVOKE_WATCH_INTERVAL = 0.2  # s: the worker's revoked set is compared this often
+OUTSIDE_REASON = "revoked outside regiq"
+
+
+class RevokeWatch:
+    """Turns Celery revokes (without terminate) of running tracked jobs into cancel requests.
+
+    Runs in the worker's main process, where Celery keeps the revoked set and the active
+    requests; reads both and writes nothing to them.
+    """
+
+    def __init__(self, tracker: Any) -> None:
+        self.tracker = tracker
+        self.requested: set[str] = set()  # ids already asked to stop
+
+    def __call__(self) -> None:
+        try:
+            active = [r for r in list(worker_state.active_requests)
+                      if isinstance(r.task, TrackedTask) and r.task.app is self.tracker.app]
+        except RuntimeError:  # the main thread changed the set while it was copied
+            return
+        self.requested &= {r.id for r in active}
+        for request in active:
+            if request.id in worker_state.revoked and request.id not in self.requested:
+                self._request_cancel(request.id)  # a Redis error: tried again next round
+                self.requested.add(request.id)
+
+    def _request_cancel(self, job_id: str) -> None:
+        now = time.time()
+        cancel = {"requested": True, "reason": OUTSIDE_REASON, "requested_by": None,
+                  "requested_at": iso(now), "terminate": False}
+        outcome, _ = self.tracker.store.request_cancel(job_id, cancel, False, now)
+        logger.info("regiq: job %s was revoked outside regiq: cancel %s", job_id, outcome)
+
+
+def announce_revoked(app: Any, request: Any, **fields: Any) -> None:
+    """Send ``task-revoked`` again, with ``state=REVOKED``, for a job that may show PROGRESS.
+
+    Celery's event state (what Flower shows) ranks any custom state, PROGRESS included,
+    above REVOKED, and so keeps PROGRESS after Celery's own ``task-revoked``; an event
+    that carries the ``state`` field sets it all the same.
+    """
+    try:
+        with app.events.default_dispatcher(hostname=request.hostname) as dispatcher:
+            dispatcher.send("task-revoked", uuid=request.id, retry=False, state=REVOKED,
+                            **fields)
+    except (OSError, KombuError, RedisError) as exc:  # a courtesy to Flower, never an error
+        logger.debug("regiq: task-revoked event of job %s not sent: %s", request.id, exc)
