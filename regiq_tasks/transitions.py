@@ -108,7 +108,7 @@ def finished(rt: JobRuntime, status: JobStatus, finished_at: float,
     if status is not JobStatus.RETRYING:
         fields.update({"finished_at": finished_at,
                        "duration_s": round(finished_at - rt.started_wall, 6)})
-    return Change(rt.job_id, status, set=fields)
+    return Change(rt.job_id, status, set=fields, fill=rt.identity)
 
 
 def ended_elsewhere(job_id: str, status: JobStatus, finished_at: float,

@@ -105,3 +105,15 @@ def test_get_job_falls_back_to_history_once_the_live_record_expired(
     job = get_job(ids[1], app=app)
     assert job is not None and job["status"] == "failed"
     assert [j["id"] for j in get_history(app=app, status="failed")["items"]] == ids[::-1]
+
+
+def test_a_final_change_that_finds_no_record_writes_one_that_can_be_archived(
+        app: Celery, engine: Engine) -> None:
+    store = get_tracker(app).store
+    # a bare final change (no identity of its own) on a job Redis no longer holds
+    store.apply(Change("gone-1", JobStatus.LOST, set={"finished_at": time.time()}))
+    job = store.get("gone-1")
+    assert job is not None and job["id"] == "gone-1" and job["created_at"]
+    assert store.client.zcard(store.keys.index("status", "lost")) == 1
+    assert Archiver(store, engine, live_ttl=60).drain() == 1
+    assert row_counts(engine) == {"gone-1": 1}
