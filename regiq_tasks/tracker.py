@@ -151,9 +151,8 @@ class Tracker:
             rt.shared_process = True
             for other in self.runtimes.values():
                 other.shared_process = True
-        if not self.sampler.last_rss:
-            self.sampler.sample([])
-        rt.peak_rss = self.sampler.last_rss
+        # A fresh sample (~10 µs): the last one may be from an earlier, bigger job.
+        rt.peak_rss = self.sampler.sample([])
         self.runtimes[rt.job_id] = rt
 
     def unregister(self, job_id: str) -> JobRuntime | None:

@@ -107,6 +107,23 @@ def test_progress_reaches_the_result_backend_as_a_progress_state(
     assert result.state == "SUCCESS"
 
 
+def test_a_small_job_after_a_big_one_in_the_same_process_reports_its_own_peak_rss(
+        app: Celery, prefork_worker: Callable[..., Any]) -> None:
+    prefork_worker(app, concurrency=1)  # one pool process runs both jobs
+    big = app.tasks["t.bigmem"].delay(300)
+    assert big.get(timeout=60) == 300
+    small = app.tasks["t.add"].delay(1, 1)
+    assert small.get(timeout=20) == 2
+
+    def final(job_id: str) -> Any:
+        return wait_for(lambda: (j := get_job(job_id, app=app)) and j["status"] == "succeeded"
+                        and j, 10, f"job {job_id} to succeed")
+    big_peak = final(big.id)["resources"]["peak_rss_bytes"]
+    small_peak = final(small.id)["resources"]["peak_rss_bytes"]
+    assert big_peak > 300 * 2**20
+    assert small_peak < big_peak - 250 * 2**20  # measured during the small job only
+
+
 def test_fast_jobs_keep_their_args_preview_when_the_queued_change_lands_last(
         make_app: Callable[..., Celery], prefork_worker: Callable[..., Any]) -> None:
     # the publisher flushes its queued changes only after the jobs are final
