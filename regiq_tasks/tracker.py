@@ -16,6 +16,7 @@ from typing import Any
 import redis
 from sqlalchemy.engine import Engine
 
+from . import transitions
 from .config import Settings
 from .history.db import make_engine, upgrade
 from .keys import Keys
@@ -93,8 +94,12 @@ class Tracker:
         return self._writer
 
     def _heartbeat(self) -> None:
-        if self.runtimes:
-            self.store.heartbeat(list(self.runtimes))
+        if not self.runtimes:
+            return
+        for job_id in self.store.heartbeat(list(self.runtimes)):
+            rt = self.runtimes.get(job_id)
+            if rt is not None:  # Redis lost it (came back empty): write it again
+                self.writer.submit(transitions.resumed(rt))
 
     def _sample(self) -> None:
         if self.runtimes:

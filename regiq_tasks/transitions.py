@@ -116,3 +116,9 @@ def ended_elsewhere(job_id: str, status: JobStatus, finished_at: float,
     """The job ended without its own process reporting it (lost, time limit, revoke)."""
     return Change(job_id, status, set={"finished_at": finished_at, "error": error},
                   fill=fill or {})
+
+
+def resumed(rt: JobRuntime) -> Change:
+    """A running job whose record Redis lost (it came back empty) is written again."""
+    return Change(rt.job_id, JobStatus.RUNNING,
+                  fill={**rt.identity, "started_at": rt.started_wall})

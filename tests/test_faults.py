@@ -4,7 +4,8 @@
   10 jobs archived before, 40 sent afterwards, all 50 in the history once, 0 lost,
   0 duplicated, 0 dropped, within seconds and without restarting the worker.
 * Jobs that finish while it is down reach a Redis that came back empty: their records
-  are recreated whole (identity, preview, progress) and archived.
+  are recreated whole (identity, preview, progress) and archived. A job still running
+  is written again by its process's next heartbeat.
 * The default configuration (broker, results and tracking in one Redis), restarted
   empty under a prefork worker: the worker reconnects (Celery/kombu 5.7), 0 lost.
 * The live relay goes on relaying within seconds.
@@ -153,6 +154,25 @@ def test_jobs_that_finish_while_redis_is_down_are_archived_whole_after_it_comes_
     assert {running.id, during.id} <= listed
     assert dropped(app) == 0
     assert len(history_counts(app)) == 5
+
+
+def test_a_job_running_across_an_empty_restart_is_written_again_within_a_heartbeat(
+        make_app: Callable[..., Celery], redis_url: str, volatile_redis: RedisServer) -> None:
+    app = make_app(redis_url=volatile_redis.url, broker_url=redis_url, lost_after=4)
+    tracker = get_tracker(app)  # lost_after 4 s: a heartbeat every second
+    with worker_with_housekeeper(app):
+        running = app.tasks["t.count"].delay(60, 6.0, "page")
+        wait_for(lambda: status(app, running.id) == "running", 10, "job to run")
+        restart(volatile_redis)
+        job = wait_for(lambda: (j := get_job(running.id, app=app)) and j, RECOVER_WITHIN,
+                       "the running job to be written again")
+        assert job["status"] == "running" and job["name"] == "t.count"
+        assert job["worker"] and job["started_at"] and job["args_preview"]
+        assert tracker.redis.zscore(tracker.keys.running, running.id) is not None  # reapable
+        assert running.get(timeout=30) == 60
+        wait_archived(app, [running.id])
+    record: Any = history_job(tracker.engine, running.id)
+    assert record["status"] == "succeeded" and record["progress"]["current"] == 60
 
 
 @pytest.mark.prefork
