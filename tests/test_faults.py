@@ -5,7 +5,8 @@
   0 duplicated, 0 dropped, within seconds and without restarting the worker.
 * Jobs that finish while it is down reach a Redis that came back empty: their records
   are recreated whole (identity, preview, progress) and archived. A job still running
-  is written again by its process's next heartbeat.
+  is written again by its process's next heartbeat, and the reaper (its lease taken
+  again) marks it lost if its worker then vanishes.
 * The default configuration (broker, results and tracking in one Redis), restarted
   empty under a prefork worker: the worker reconnects (Celery/kombu 5.7), 0 lost.
 * The live relay goes on relaying within seconds.
@@ -173,6 +174,31 @@ def test_a_job_running_across_an_empty_restart_is_written_again_within_a_heartbe
         wait_archived(app, [running.id])
     record: Any = history_job(tracker.engine, running.id)
     assert record["status"] == "succeeded" and record["progress"]["current"] == 60
+
+
+@pytest.mark.prefork
+def test_after_an_empty_restart_the_reaper_still_marks_a_vanished_workers_job_lost(
+        make_app: Callable[..., Celery], redis_url: str, volatile_redis: RedisServer,
+        prefork_worker: Callable[..., Any]) -> None:
+    app = make_app(redis_url=volatile_redis.url, broker_url=redis_url, lost_after=2)
+    doomed = prefork_worker(app, lost_after=2, tracking_redis_url=volatile_redis.url,
+                            broker_url=redis_url)
+    start_housekeeper(app)  # a second worker's housekeeping: leases decide who reaps
+    try:
+        result = app.tasks["t.hang"].delay("x")
+        wait_for(lambda: status(app, result.id) == "running", 20, "job to run")
+        restart(volatile_redis)  # the reaper lease, the running set and the record go
+        wait_for(lambda: status(app, result.id) == "running", RECOVER_WITHIN,
+                 "the running job to be written again by its heartbeat")
+        doomed.kill()  # the whole worker: nobody reports the job's end
+        wait_for(lambda: status(app, result.id) == "lost", RECOVER_WITHIN,
+                 "the reaper to mark it lost")
+        wait_archived(app, [result.id])
+    finally:
+        stop_housekeeper(app)
+    record: Any = history_job(get_tracker(app).engine, result.id)
+    assert record["status"] == "lost" and record["error"]["type"] == "WorkerLostError"
+    assert record["name"] == "t.hang"
 
 
 @pytest.mark.prefork
