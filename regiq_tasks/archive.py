@@ -5,6 +5,11 @@ Entries are read through the ``archiver`` consumer group, their jobs upserted in
 from the stream. Entries delivered but not acknowledged (the archiver crashed or the
 database failed) are claimed again on the next pass. Upserts by id make a redelivery
 harmless: a crash at any point loses nothing and duplicates nothing.
+
+A Redis that comes back empty (restarted without persistence, failed over to an empty
+replica) has lost the stream and its group: the next read recreates both and goes on.
+An entry whose job record is gone or has no final status is acknowledged with a warning
+and counted in ``P archive:dropped``, never silently.
 """
 
 from __future__ import annotations
@@ -72,6 +77,19 @@ class Archiver:
     def read(self, block_ms: int = 0) -> Batch:
         """Claim entries left pending by anyone, else read new ones (waiting ``block_ms``)."""
         self._ensure_group()
+        try:
+            entries = self._entries(block_ms)
+        except redis.ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            logger.warning("regiq archiver: the archive stream or its group is gone (Redis "
+                           "restarted empty?); recreating it")
+            self._group_ready = False
+            self._ensure_group()
+            entries = self._entries(block_ms)
+        return self._batch(entries)
+
+    def _entries(self, block_ms: int) -> list[Any]:
         key = self.store.keys.archive
         entries: list[Any] = []
         if time.monotonic() >= self._next_reclaim:
@@ -85,11 +103,27 @@ class Archiver:
             reply: Any = self.client.xreadgroup(ARCHIVER_GROUP, self.consumer, {key: ">"},
                                            count=self.batch_size, block=block_ms or None)
             entries = reply[0][1] if reply else []
+        return entries
+
+    def _batch(self, entries: list[Any]) -> Batch:
         entry_ids = [e[0] for e in entries]
         job_ids = [e[1][b"id"].decode() for e in entries]
-        records = [r for r in self.store.get_many(job_ids)
-                   if r is not None and r["status"] in FINAL_STATUSES]
+        records, dropped = [], []
+        for job_id, record in zip(job_ids, self.store.get_many(job_ids)):
+            if record is not None and record["status"] in FINAL_STATUSES:
+                records.append(record)
+            else:
+                dropped.append(job_id)
+        if dropped:
+            self._count_dropped(dropped)
         return Batch(entry_ids, job_ids, records)
+
+    def _count_dropped(self, job_ids: list[str]) -> None:
+        """Log and count entries acknowledged without a history row."""
+        logger.warning("regiq archiver: %d finished job(s) have no final record in the live "
+                       "store and are not archived: %s", len(job_ids),
+                       ", ".join(job_ids[:20]))
+        self.client.incrby(self.store.keys.archive_dropped, len(job_ids))
 
     def commit(self, batch: Batch) -> int:
         """Upsert the batch's records into the history (one transaction)."""

@@ -33,6 +33,11 @@ key                            type         meaning
                                             final status. Consumer group ``archiver``;
                                             an entry is acked and deleted only after the
                                             job's history row is committed.
+``P archive:dropped``          string       count of archive entries acknowledged
+                                            without a history row (their job record was
+                                            gone or not final). No TTL. INCRBY by the
+                                            archiver, which also logs the job ids; read
+                                            by operators and tests.
 ``P pipeline-cancel:<pid>``    string       the cancel record (JSON) of a cancelled
                                             pipeline; jobs of it published or started
                                             later are cancelled on the spot. TTL 1 day.
@@ -147,6 +152,11 @@ class Keys:
     def archive(self) -> str:
         """Stream of finished job ids waiting for the archiver."""
         return f"{self.prefix}archive"
+
+    @property
+    def archive_dropped(self) -> str:
+        """Counter of archive entries acknowledged without a history row."""
+        return f"{self.prefix}archive:dropped"
 
     def pipeline_cancel(self, pipeline_id: str) -> str:
         """Cancel record of a pipeline that was cancelled as a whole."""

@@ -89,7 +89,8 @@ def on_started(task: Any, job_id: str, args: Any, kwargs: Any) -> None:
     change = transitions.started(
         rt, float(created) if created else rt.started_wall, lineage, req.hostname,
         (req.delivery_info or {}).get("routing_key"), int(req.retries or 0),
-        None if created else transitions.args_preview(args, kwargs))
+        transitions.args_preview(args, kwargs))  # the queued change may land after the end
+    rt.identity = {**change.fill, "worker": req.hostname}
     result = tracker.writer.apply_now(change)
     if result is not None and result[0] in FINAL_STATUSES:
         rt.skip = rt.cancelled = True  # cancelled while queued: never runs

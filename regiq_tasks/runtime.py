@@ -36,7 +36,7 @@ class JobRuntime:
                  "shared_process", "next_flush", "next_backend", "current", "total", "message",
                  "rate", "flushed_current", "flushed_at", "cancelled", "metadata",
                  "metadata_dirty", "peak_rss", "outcome", "error", "skip", "terminate_at",
-                 "worker")
+                 "worker", "identity")
 
     def __init__(self, job_id: str, task: Any, started_wall: float, rss: int) -> None:
         self.job_id = job_id
@@ -63,6 +63,9 @@ class JobRuntime:
         self.peak_rss = rss
         self.outcome: tuple[str, dict[str, Any] | None] | None = None
         self.error: dict[str, Any] | None = None
+        # Fields that identify the job (id, name, type, created_at, lineage, ...): every
+        # later change carries them as ``fill``, so a record Redis lost is recreated whole.
+        self.identity: dict[str, Any] = {"id": job_id, "name": task.name}
 
     def update_rate(self, now: float) -> None:
         """Fold the progress made since the last flush into the smoothed rate."""

@@ -18,6 +18,7 @@ import redis
 from kombu.exceptions import KombuError
 from sqlalchemy.engine import Engine
 
+from . import transitions
 from .config import Settings
 from .history.db import make_engine, open_existing, upgrade
 from .keys import Keys
@@ -111,8 +112,12 @@ class Tracker:
         return self._writer
 
     def _heartbeat(self) -> None:
-        if self.runtimes:
-            self.store.heartbeat(list(self.runtimes))
+        if not self.runtimes:
+            return
+        for job_id in self.store.heartbeat(list(self.runtimes)):
+            rt = self.runtimes.get(job_id)
+            if rt is not None:  # Redis lost it (came back empty): write it again
+                self.writer.submit(transitions.resumed(rt))
 
     def _sample(self) -> None:
         if self.runtimes:
@@ -199,9 +204,8 @@ class Tracker:
             rt.shared_process = True
             for other in self.runtimes.values():
                 other.shared_process = True
-        if not self.sampler.last_rss:
-            self.sampler.sample([])
-        rt.peak_rss = self.sampler.last_rss
+        # A fresh sample (~10 µs): the last one may be from an earlier, bigger job.
+        rt.peak_rss = self.sampler.sample([])
         self.runtimes[rt.job_id] = rt
 
     def unregister(self, job_id: str) -> JobRuntime | None:

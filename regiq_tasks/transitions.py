@@ -108,7 +108,7 @@ def finished(rt: JobRuntime, status: JobStatus, finished_at: float,
     if status is not JobStatus.RETRYING:
         fields.update({"finished_at": finished_at,
                        "duration_s": round(finished_at - rt.started_wall, 6)})
-    return Change(rt.job_id, status, set=fields)
+    return Change(rt.job_id, status, set=fields, fill=rt.identity)
 
 
 def ended_elsewhere(job_id: str, status: JobStatus, finished_at: float,
@@ -116,3 +116,9 @@ def ended_elsewhere(job_id: str, status: JobStatus, finished_at: float,
     """The job ended without its own process reporting it (lost, time limit, revoke)."""
     return Change(job_id, status, set={"finished_at": finished_at, "error": error},
                   fill=fill or {})
+
+
+def resumed(rt: JobRuntime) -> Change:
+    """A running job whose record Redis lost (it came back empty) is written again."""
+    return Change(rt.job_id, JobStatus.RUNNING,
+                  fill={**rt.identity, "started_at": rt.started_wall})

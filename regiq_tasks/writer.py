@@ -64,6 +64,7 @@ class Writer:
         self._breaker_until = 0.0
         self._backoff = 0.0
         self._warned = False
+        self.dropped = 0  # queued changes dropped (queue full while Redis was down)
 
     # -- task side -------------------------------------------------------------------
     def submit(self, change: Change) -> None:
@@ -72,8 +73,9 @@ class Writer:
             self.start()
         if len(self._queue) >= MAX_QUEUED:
             dropped = self._queue.popleft()
-            logger.error("regiq: live store unreachable, dropped a queued change of job %s",
-                         dropped.job_id)
+            self.dropped += 1
+            logger.error("regiq: live store unreachable, dropped a queued change of job %s "
+                         "(%d dropped by this process)", dropped.job_id, self.dropped)
         self._queue.append(change)
         if len(self._queue) >= MAX_BATCH:
             self._wake.set()

@@ -14,6 +14,7 @@ from typing import Any
 from celery import Celery
 
 from regiq_tasks import TrackedTask, install
+from regiq_tasks.tracker import get_tracker
 
 
 def create_app(prefix: str, redis_url: str, database_url: str, broker_url: str | None = None,
@@ -138,6 +139,16 @@ def define_tasks(app: Celery) -> None:
         """Run ``seconds`` without ever checking for a cancel."""
         time.sleep(seconds)
         return seconds
+
+    @app.task(base=TrackedTask, bind=True, shared=False, name="t.bigmem", job_type="mem")
+    def bigmem(self: TrackedTask, mib: int) -> int:
+        """Hold ``mib`` MiB of written memory until this process's sampler has seen it."""
+        block = b"x" * (mib << 20)
+        tracker = get_tracker(self.app)
+        deadline = time.monotonic() + 20
+        while tracker.sampler.last_rss < len(block) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return len(block) >> 20
 
     @app.task(name="t.plain", shared=False)
     def plain(x: int) -> int:

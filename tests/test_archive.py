@@ -105,3 +105,40 @@ def test_get_job_falls_back_to_history_once_the_live_record_expired(
     job = get_job(ids[1], app=app)
     assert job is not None and job["status"] == "failed"
     assert [j["id"] for j in get_history(app=app, status="failed")["items"]] == ids[::-1]
+
+
+def test_an_entry_whose_record_is_gone_is_logged_and_counted_not_silently_acked(
+        app: Celery, engine: Engine, caplog: pytest.LogCaptureFixture) -> None:
+    ids = finish_jobs(app, 2)
+    store = get_tracker(app).store
+    store.client.delete(store.keys.job(ids[0]))  # e.g. expired, or a Redis that lost it
+    with caplog.at_level("WARNING", logger="regiq_tasks.archive"):
+        assert Archiver(store, engine, live_ttl=60).drain() == 1
+    assert row_counts(engine) == {ids[1]: 1}
+    assert int(store.client.get(store.keys.archive_dropped)) == 1
+    assert any(ids[0] in r.getMessage() for r in caplog.records)
+    assert store.client.xlen(store.keys.archive) == 0
+
+
+def test_a_final_change_that_finds_no_record_writes_one_that_can_be_archived(
+        app: Celery, engine: Engine) -> None:
+    store = get_tracker(app).store
+    # a bare final change (no identity of its own) on a job Redis no longer holds
+    store.apply(Change("gone-1", JobStatus.LOST, set={"finished_at": time.time()}))
+    job = store.get("gone-1")
+    assert job is not None and job["id"] == "gone-1" and job["created_at"]
+    assert store.client.zcard(store.keys.index("status", "lost")) == 1
+    assert Archiver(store, engine, live_ttl=60).drain() == 1
+    assert row_counts(engine) == {"gone-1": 1}
+
+
+def test_the_archiver_recreates_its_stream_and_group_when_redis_lost_them(
+        app: Celery, engine: Engine) -> None:
+    store = get_tracker(app).store
+    archiver = Archiver(store, engine, live_ttl=60)
+    first = finish_jobs(app, 2)
+    assert archiver.drain() == 2  # the group exists and the archiver knows it
+    store.client.delete(store.keys.archive)  # what a Redis restarted empty looks like
+    store.apply(Change("later", JobStatus.SUCCEEDED, fill={"id": "later", "name": "t.add"}))
+    assert archiver.run_once() == 1
+    assert row_counts(engine) == {**{job_id: 1 for job_id in first}, "later": 1}

@@ -20,6 +20,7 @@ def test_every_key_name_is_pinned() -> None:
     assert k.expiry == "p:expiry"
     assert k.events == "p:events"
     assert k.archive == "p:archive"
+    assert k.archive_dropped == "p:archive:dropped"
     assert k.lock("archiver") == "p:lock:archiver"
     assert k.alert_failures("ingest") == "p:alerts:failures:ingest"
     assert k.alert_burst("ingest") == "p:alerts:burst:ingest"

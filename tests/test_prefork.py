@@ -12,6 +12,7 @@ import pytest
 from celery import Celery
 
 from regiq_tasks import get_history, get_job
+from regiq_tasks.tracker import get_tracker
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.prefork
@@ -104,3 +105,34 @@ def test_progress_reaches_the_result_backend_as_a_progress_state(
     assert info["message"].startswith("page ")
     assert result.get(timeout=20) == 100
     assert result.state == "SUCCESS"
+
+
+def test_a_small_job_after_a_big_one_in_the_same_process_reports_its_own_peak_rss(
+        app: Celery, prefork_worker: Callable[..., Any]) -> None:
+    prefork_worker(app, concurrency=1)  # one pool process runs both jobs
+    big = app.tasks["t.bigmem"].delay(300)
+    assert big.get(timeout=60) == 300
+    small = app.tasks["t.add"].delay(1, 1)
+    assert small.get(timeout=20) == 2
+
+    def final(job_id: str) -> Any:
+        return wait_for(lambda: (j := get_job(job_id, app=app)) and j["status"] == "succeeded"
+                        and j, 10, f"job {job_id} to succeed")
+    big_peak = final(big.id)["resources"]["peak_rss_bytes"]
+    small_peak = final(small.id)["resources"]["peak_rss_bytes"]
+    assert big_peak > 300 * 2**20
+    assert small_peak < big_peak - 250 * 2**20  # measured during the small job only
+
+
+def test_fast_jobs_keep_their_args_preview_when_the_queued_change_lands_last(
+        make_app: Callable[..., Celery], prefork_worker: Callable[..., Any]) -> None:
+    # the publisher flushes its queued changes only after the jobs are final
+    app = make_app(flush_interval=30)
+    prefork_worker(app)
+    results = [app.tasks["t.add"].delay(i, 1, api_key="k") for i in range(20)]
+    assert [r.get(timeout=30) for r in results] == [i + 1 for i in range(20)]
+    wait_for(lambda: all(status_of(app, r.id) == "succeeded" for r in results), 10,
+             "jobs to succeed")
+    assert get_tracker(app).flush()  # now the late `queued` changes land: ignored
+    previews = [get_job(r.id, app=app)["args_preview"] for r in results]
+    assert previews == [f"{i}, 1, api_key=***" for i in range(20)]

@@ -7,7 +7,8 @@ tick, emits the fresh records of the jobs that changed to the rooms that have
 subscribers. The emits go through the Socket.IO message queue, so clients of every
 monitor receive them. The last id is kept in ``P live:relay-last-id`` after each tick: a
 relay that takes over (after a crash, a restart or a lost lease) resumes after it and
-misses nothing still in the stream.
+misses nothing still in the stream. When Redis comes back empty, the relay resumes
+after its own position and follows a stream recreated with older ids (``_resync``).
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ class Relay:
             except redis.RedisError as exc:
                 logger.warning("regiq live relay: Redis unavailable (%s); retrying", exc)
                 self.lease.held = False
+                self._due["announce"] = 0.0  # it may come back empty: rooms first
                 self._stop.wait(ERROR_BACKOFF)
             except Exception:
                 logger.exception("regiq live relay: unexpected error; retrying")
@@ -102,6 +104,8 @@ class Relay:
             was_leading = self.leading
             if self.lease.hold() and not was_leading:
                 self._take_over()
+            elif self.leading:
+                self._resync()
         if not self.leading:
             wake = min(self._due["announce"], self._due["lease"]) if self.may_lead \
                 else self._due["announce"]
@@ -117,18 +121,32 @@ class Relay:
             self.registry.trim()
 
     def _take_over(self) -> None:
-        """Start relaying: resume after the persisted id, else from the stream's end."""
+        """Start relaying: resume after the persisted id, else after our own position
+        (Redis lost the persisted one: it came back empty), else from the stream's end."""
         saved: Any = self.client.get(self.keys.relay_last_id)
         if saved:
             self.last_read = saved.decode()
-        else:
+        elif not self.last_read:
             newest: Any = self.client.xrevrange(self.keys.events, "+", "-", count=1)
             self.last_read = newest[0][0].decode() if newest else "0-0"
+        self._resync()
         self._persisted = self.last_read
         self.coalescer = Coalescer(self.config.max_rate, self.config.tick)
         self.throughput = Throughput()
         self.throughput.prime(self.client, self.keys.events, time.time())
         logger.info("regiq live relay: relaying from %s", self.last_read)
+
+    def _resync(self) -> None:
+        """Follow a stream that Redis lost (it came back empty) instead of waiting past it."""
+        try:
+            info: Any = self.client.xinfo_stream(self.keys.events)
+            newest = _text(info["last-generated-id"])
+        except redis.ResponseError:  # no such key: every entry from now on is new
+            newest = "0-0"
+        if _id_tuple(newest) < _id_tuple(self.last_read):
+            logger.warning("regiq live relay: the event stream restarted behind %s (Redis "
+                           "came back empty?); relaying from %s", self.last_read, newest)
+            self.last_read = newest
 
     def _read(self, block_ms: int) -> None:
         reply: Any = self.client.xread({self.keys.events: self.last_read}, count=READ_COUNT,
@@ -182,3 +200,13 @@ class Relay:
             else:
                 self.server.emit("job_updates", items, to=list(rooms), namespace="/")
         return sum(len(items) for items in groups.values())
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _id_tuple(entry_id: str) -> tuple[int, int]:
+    """A stream entry id as a comparable (ms, sequence) pair."""
+    ms, _, seq = (entry_id or "0-0").partition("-")
+    return int(ms), int(seq or 0)

@@ -140,10 +140,12 @@ class LiveStore:
             pipe.hmget(self.keys.job(job_id), "cancel_requested", "cancel_terminate")
         return [(a == b"1", b == b"1") for a, b in pipe.execute()]
 
-    def heartbeat(self, job_ids: Iterable[str]) -> int:
-        """Renew the heartbeat of these running jobs."""
+    def heartbeat(self, job_ids: Iterable[str]) -> list[str]:
+        """Renew the heartbeat of these running jobs; returns those not in the running set."""
         ids = list(job_ids)
-        return int(self._heartbeat(keys=[self.keys.running], args=ids)) if ids else 0
+        if not ids:
+            return []
+        return [x.decode() for x in self._heartbeat(keys=[self.keys.running], args=ids)]
 
     def stale(self, lost_after: float, count: int = 500) -> tuple[float, list[str]]:
         """Running jobs without a heartbeat for ``lost_after`` s, and the cutoff used."""

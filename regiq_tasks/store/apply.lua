@@ -38,6 +38,14 @@ while i <= #ARGV do
 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
+if not status then
+  -- The record is gone (Redis came back empty): a transition recreates one that can be
+  -- archived and listed, whatever identity the change did not carry itself.
+  redis.call('HSETNX', job, 'id', id)
+  redis.call('HSETNX', job, 'created_at', now)
+  local created = tonumber(redis.call('HGET', job, 'created_at')) or now
+  redis.call('HSETNX', job, '_ix', string.format('%016.0f:%s', math.floor(created * 1e6), id))
+end
 if pipeline_cancel then
   redis.call('HSETNX', job, 'cancel', pipeline_cancel)
   redis.call('HSET', job, 'cancel_requested', '1', 'finished_at', now)

@@ -1,9 +1,15 @@
 -- Renew the heartbeat of running jobs (only those still in the running set).
--- KEYS: 1 running zset. ARGV: job ids. Returns the number renewed.
+-- KEYS: 1 running zset. ARGV: job ids.
+-- Returns the ids that are not in the running set (their record may be gone: Redis
+-- came back empty), so that their process can write them again.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
-local n = 0
+local missing = {}
 for _, id in ipairs(ARGV) do
-  n = n + redis.call('ZADD', KEYS[1], 'XX', 'CH', now, id)
+  if redis.call('ZSCORE', KEYS[1], id) then
+    redis.call('ZADD', KEYS[1], 'XX', now, id)
+  else
+    missing[#missing + 1] = id
+  end
 end
-return n
+return missing
