@@ -117,7 +117,8 @@ def on_failure(task: Any, job_id: str, exc: BaseException, traceback_text: str |
     if on_outcome(task, job_id, JobStatus.FAILED, error):
         return
     status = JobStatus.LOST if isinstance(exc, WorkerLostError) else JobStatus.FAILED
-    change = transitions.ended_elsewhere(job_id, status, time.time(), error)
+    fill = {"id": job_id, "name": task.name, **transitions.task_options(task)}
+    change = transitions.ended_elsewhere(job_id, status, time.time(), error, fill)
     alert_hooks.watch(task, change)  # alerts once the store confirms failed/lost
     get_tracker(task.app).submit(change)
 

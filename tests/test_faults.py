@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -199,6 +201,29 @@ def test_after_an_empty_restart_the_reaper_still_marks_a_vanished_workers_job_lo
     record: Any = history_job(get_tracker(app).engine, result.id)
     assert record["status"] == "lost" and record["error"]["type"] == "WorkerLostError"
     assert record["name"] == "t.hang"
+
+
+@pytest.mark.prefork
+def test_a_pool_child_killed_while_redis_is_down_ends_lost_with_its_identity_after_an_empty_restart(
+        make_app: Callable[..., Celery], redis_url: str, volatile_redis: RedisServer,
+        prefork_worker: Callable[..., Any]) -> None:
+    """The worker's main process reports the child's WorkerLostError into a Redis that is
+    down, then comes back empty: the recreated record still says what job it was."""
+    app = make_app(redis_url=volatile_redis.url, broker_url=redis_url)
+    worker = prefork_worker(app, tracking_redis_url=volatile_redis.url, broker_url=redis_url)
+    result = app.tasks["t.hang"].delay("x")
+    job = wait_for(lambda: (j := get_job(result.id, app=app)) and j["metadata"] and j, 20,
+                   "the job to report its pid")
+    volatile_redis.stop()
+    os.kill(int(job["metadata"]["pid"]), signal.SIGKILL)
+    wait_for(lambda: "WorkerLostError" in worker.log.read_text(), 20,
+             "the worker to report the lost child")
+    volatile_redis.start()
+    wait_for(lambda: status(app, result.id) == "lost", RECOVER_WITHIN, "the job to end lost")
+    record: Any = get_job(result.id, app=app)
+    assert (record["name"], record["type"]) == ("t.hang", "hang")
+    assert record["error"]["type"] == "WorkerLostError"
+    assert result.id in {j["id"] for j in list_jobs(app=app, type="hang")["items"]}
 
 
 @pytest.mark.prefork
