@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from apiflask import APIFlask, HTTPError
 from flask import Response, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from regiq_tasks.errors import (
     AlertAlreadyResolved,
     AlertNotFound,
+    InvalidParameter,
     JobNotCancellable,
     JobNotFound,
     StoreUnavailable,
@@ -25,7 +28,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
          405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
-         415: "unsupported_media_type", 500: "internal_error", 503: "unavailable"}
+         415: "unsupported_media_type", 431: "request_header_fields_too_large",
+         500: "internal_error", 503: "unavailable"}
+MAX_JSON_DEPTH = 32  # nesting levels of a request body; no schema here goes past 3
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_JSON_BRACKET = re.compile(rb"[\[\]{}]")
 MESSAGES = {401: "a valid bearer token is required (Authorization: Bearer <token>)",
             403: "this token's role may not do this",
             404: "no such resource", 405: "method not allowed on this path"}
@@ -93,26 +100,55 @@ def register_error_handlers(app: APIFlask) -> None:
 def bad_input(*parameters: str) -> Iterator[None]:
     """Turn the Python API's ValueError naming one of ``parameters`` into a 400.
 
-    Its message starts with the parameter's name; any other ValueError is a fault of
-    ours and stays a 500 rather than blaming the client.
+    An :class:`InvalidParameter` carries the name; a plain ValueError's message starts
+    with it. Any other ValueError is a fault of ours and stays a 500 rather than blaming
+    the client.
     """
     try:
         yield
     except ValueError as exc:
-        name = str(exc).split(":", 1)[0]
+        name = (exc.parameter if isinstance(exc, InvalidParameter)
+                else str(exc).split(":", 1)[0])
         if name not in parameters:
             raise
         raise HTTPError(400, str(exc), detail={name: [str(exc)]}) from None
 
 
+def json_depth(data: bytes) -> int:
+    """How deeply arrays and objects nest in a JSON text (strings skipped), without parsing."""
+    depth = deepest = 0
+    for bracket in _JSON_BRACKET.findall(_JSON_STRING.sub(b"", data)):
+        depth += 1 if bracket in (b"[", b"{") else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _too_large(limit: int) -> HTTPError:
+    return HTTPError(413, f"request body over {limit} bytes", detail={"max_body_bytes": limit})
+
+
+def _read_body(limit: int) -> bytes:
+    """The request body, read at most ``limit`` bytes far (a chunked one included)."""
+    if request.content_length is not None and request.content_length > limit:
+        raise _too_large(limit)
+    request.max_content_length = limit
+    try:
+        return request.get_data(cache=True)
+    except RequestEntityTooLarge:
+        raise _too_large(limit) from None
+
+
 def limit_body(view: F) -> F:
-    """Refuse a request body over ``REGIQ_MAX_BODY_BYTES`` with 413 (after auth)."""
+    """Refuse a body over ``REGIQ_MAX_BODY_BYTES`` with 413, one nested too deeply with 400.
+
+    Runs after the token and role checks and before the schema: the body is read here
+    (a chunked one is cut at the limit) and cached for the schema's parser.
+    """
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        limit = current_context().max_body_bytes
-        if request.content_length is not None and request.content_length > limit:
-            raise HTTPError(413, f"request body over {limit} bytes",
-                            detail={"max_body_bytes": limit})
-        request.max_content_length = limit  # a chunked body is cut at the same size
+        depth = json_depth(_read_body(current_context().max_body_bytes))
+        if depth > MAX_JSON_DEPTH:
+            raise HTTPError(400, f"request body nested deeper than {MAX_JSON_DEPTH} levels",
+                            detail={"json": [f"nested {depth} levels deep"]})
         return view(*args, **kwargs)
     return wrapper  # type: ignore[return-value]
