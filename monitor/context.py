@@ -17,17 +17,26 @@ from regiq_tasks.tracker import Tracker, get_tracker
 
 EXTENSION = "regiq_monitor"
 MAX_TOKEN_LENGTH = 512  # longer Authorization values are refused without a lookup
+MIN_TOKEN_LENGTH = 16  # characters of a REGIQ_API_TOKENS secret (shorter ones are guessable)
 
 
 def parse_tokens(spec: str) -> list[tuple[str, Role]]:
-    """``role:SECRET,role:OTHER`` as (SHA-256 of the secret, role) pairs."""
+    """``role:SECRET,role:OTHER`` as (SHA-256 of the secret, role) pairs.
+
+    A ConfigurationError names the bad entry by its position and role, never its secret.
+    """
     pairs: list[tuple[str, Role]] = []
-    for item in filter(None, (part.strip() for part in spec.split(","))):
+    for number, item in enumerate(filter(None, (p.strip() for p in spec.split(","))), 1):
         role, sep, secret = item.partition(":")
         if not sep or not secret or role not in Role.__members__.values():
             raise ConfigurationError(
                 "REGIQ_API_TOKENS: expected role:SECRET[,role:SECRET...] with a role of "
                 f"{', '.join(r.value for r in Role)}; got an entry for {role!r}")
+        if not MIN_TOKEN_LENGTH <= len(secret) <= MAX_TOKEN_LENGTH:
+            raise ConfigurationError(
+                f"REGIQ_API_TOKENS: the {role} token (entry {number}) has {len(secret)} "
+                f"characters; a token needs {MIN_TOKEN_LENGTH} to {MAX_TOKEN_LENGTH} "
+                "(e.g. `openssl rand -hex 24`)")
         pairs.append((hash_token(secret), Role(role)))
     return pairs
 

@@ -128,14 +128,21 @@ def _too_large(limit: int) -> HTTPError:
 
 
 def _read_body(limit: int) -> bytes:
-    """The request body, read at most ``limit`` bytes far (a chunked one included)."""
+    """The request body, read at most ``limit + 1`` bytes far (a chunked one included).
+
+    A stream without a length is cut one byte past the limit, so a body longer than
+    the limit shows as one and the rest is never read.
+    """
     if request.content_length is not None and request.content_length > limit:
         raise _too_large(limit)
-    request.max_content_length = limit
+    request.max_content_length = limit + 1
     try:
-        return request.get_data(cache=True)
+        data = request.get_data(cache=True)
     except RequestEntityTooLarge:
         raise _too_large(limit) from None
+    if len(data) > limit:
+        raise _too_large(limit)
+    return data
 
 
 def limit_body(view: F) -> F:
