@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,7 +12,7 @@ from flask import current_app
 from sqlalchemy.exc import SQLAlchemyError
 
 from regiq_tasks.errors import ConfigurationError, StoreUnavailable
-from regiq_tasks.history.tokens import Principal, Role, find_token, hash_token
+from regiq_tasks.history.tokens import Principal, Role, find_token, find_tokens, hash_token
 from regiq_tasks.tracker import Tracker, get_tracker
 
 EXTENSION = "regiq_monitor"
@@ -58,17 +58,38 @@ class MonitorContext:
         """The principal a bearer token stands for, or None; constant-time comparisons."""
         if not token or len(token) > MAX_TOKEN_LENGTH:
             return None
-        digest = hash_token(token)
-        found: Role | None = None
-        for known, role in self.config_tokens:  # no early exit: same work for every token
-            if hmac.compare_digest(known, digest) and found is None:
-                found = role
-        if found is not None:
-            return Principal(found.value, found)  # REGIQ_API_TOKENS tokens are named by role
+        configured = self._configured(hash_token(token))
+        if configured is not None:
+            return configured
         try:
             return find_token(self.tracker.engine, token)
         except SQLAlchemyError as exc:
             raise StoreUnavailable(f"authenticate: history database unreachable: {exc}") from exc
+
+    def principals(self, digests: Iterable[str]) -> dict[str, Principal]:
+        """Who each token (by SHA-256) stands for now; revoked and unknown ones are absent.
+
+        One query for all the stored tokens: the live side re-checks its open
+        connections with it every few seconds.
+        """
+        found: dict[str, Principal] = {}
+        for digest in set(digests):
+            configured = self._configured(digest)
+            if configured is not None:
+                found[digest] = configured
+        try:
+            stored = find_tokens(self.tracker.engine, set(digests) - set(found))
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(f"principals: history database unreachable: {exc}") from exc
+        return {**stored, **found}
+
+    def _configured(self, digest: str) -> Principal | None:
+        found: Role | None = None
+        for known, role in self.config_tokens:  # no early exit: same work for every token
+            if hmac.compare_digest(known, digest) and found is None:
+                found = role
+        # REGIQ_API_TOKENS tokens are named by role
+        return Principal(found.value, found) if found is not None else None
 
 
 def load_celery_app(value: Any) -> Any:

@@ -19,7 +19,8 @@ Flask config: ``SOCKETIO_MESSAGE_QUEUE`` (default the tracking Redis URL; empty 
 none), the channel is ``P socketio`` (``Keys.socketio_channel``), ``SOCKETIO_ASYNC_MODE``
 (``threading``), ``REGIQ_LIVE_TICK``, ``REGIQ_LIVE_MAX_RATE`` (default the
 ``live_max_rate`` setting), ``REGIQ_LIVE_METRICS_INTERVAL`` (2 s),
-``REGIQ_LIVE_LEASE_TTL`` (5 s) and ``REGIQ_LIVE_RELAY`` (``auto``: the relay loop
+``REGIQ_LIVE_LEASE_TTL`` (5 s), ``REGIQ_LIVE_TOKEN_RECHECK`` (2 s: how often the
+tokens of open connections are checked again, see :mod:`.sessions`) and ``REGIQ_LIVE_RELAY`` (``auto``: the relay loop
 starts with the first client or :func:`start_live`; ``on``: with the app; ``off``:
 this process never relays, it only serves clients).
 """
@@ -53,7 +54,7 @@ def init_live(app: APIFlask, context: MonitorContext) -> None:
     config = LiveConfig.from_config(app.config, tracker.settings, tracker.keys.socketio_channel)
     socketio.init_app(app, async_mode=app.config.get("SOCKETIO_ASYNC_MODE", "threading"),
                       client_manager=_client_manager(config))
-    hub = LiveHub(socketio, tracker, config)
+    hub = LiveHub(socketio, context, config)
     app.extensions[EXTENSION] = hub
     if config.relay == "on":
         hub.start()
