@@ -121,3 +121,18 @@ def test_an_alert_id_beyond_bigint_is_400(pg_monitor: Monitor, alert_id: str) ->
     assert_400_naming(pg_monitor.get(f"/alerts/{alert_id}"), "alert_id")
     assert_400_naming(pg_monitor.put(f"/alerts/{alert_id}/resolve", {"note": "n"}), "alert_id")
     assert pg_monitor.get(f"/alerts/{2**63 - 1}").status_code == 404
+
+
+@pytest.mark.parametrize("raw", [
+    '{"current": ' + "9" * 5000 + "}",  # past the 4,300-digit int conversion limit
+    '{"current": 1, "total": ' + "9" * 400 + "}",  # too large for a float
+    '{"current": 1, "message": "a\\ud800"}',  # a lone surrogate cannot be stored
+    '{"current": 1, "\\u0000": 1}',
+])
+def test_numbers_and_text_no_store_can_hold_are_400(monitor: Monitor, app: Celery,
+                                                   raw: str) -> None:
+    job = app.tasks["t.add"].delay(1, 2)
+    response = monitor.client.put(f"/status/jobs/{job.id}/progress", data=raw,
+                                  content_type="application/json",
+                                  headers=monitor.headers("operator"))
+    assert_400_naming(response, "json")

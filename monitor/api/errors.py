@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -153,9 +154,38 @@ def limit_body(view: F) -> F:
     """
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        depth = json_depth(_read_body(current_context().max_body_bytes))
-        if depth > MAX_JSON_DEPTH:
-            raise HTTPError(400, f"request body nested deeper than {MAX_JSON_DEPTH} levels",
-                            detail={"json": [f"nested {depth} levels deep"]})
+        _check_json(_read_body(current_context().max_body_bytes))
         return view(*args, **kwargs)
     return wrapper  # type: ignore[return-value]
+
+
+def _check_json(data: bytes) -> None:
+    """400 for a JSON body the schema's parser would choke on: too deep, or a number
+    past Python's 4,300-digit conversion limit (a ValueError, not a JSONDecodeError)."""
+    depth = json_depth(data)
+    if depth > MAX_JSON_DEPTH:
+        raise HTTPError(400, f"request body nested deeper than {MAX_JSON_DEPTH} levels",
+                        detail={"json": [f"nested {depth} levels deep"]})
+    if request.is_json and data:
+        try:
+            problem = _unstorable_text(json.loads(data))
+        except (ValueError, RecursionError) as exc:
+            problem = str(exc)[:200]
+        if problem:
+            raise HTTPError(400, "invalid JSON body", detail={"json": [problem]})
+
+
+def _unstorable_text(value: Any) -> str | None:
+    """What makes a parsed body's text unstorable (a NUL, a lone surrogate), or None."""
+    if isinstance(value, dict):
+        return next(filter(None, map(_unstorable_text, [*value, *value.values()])), None)
+    if isinstance(value, list):
+        return next(filter(None, map(_unstorable_text, value)), None)
+    if isinstance(value, str):
+        if "\x00" in value:
+            return "a string holds a NUL character"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "a string holds a lone UTF-16 surrogate (\\ud800-\\udfff)"
+    return None
