@@ -13,7 +13,9 @@ statuses within a tick come ``{"id", "status"}`` notes of the statuses it left. 
 progress reaches a client at most ``live_max_rate`` times a second; status changes,
 cancel requests and errors are never held back, and the final status comes last. Every
 client also receives ``metrics`` (see :mod:`.metrics`) every few seconds and ``alert``
-events, which the alert tasks emit through the message queue.
+events, which the alert tasks emit through the message queue. A connection whose token
+is revoked is closed, one whose token changes role gets an ``auth`` event (see
+:mod:`.sessions`).
 
 Flask config: ``SOCKETIO_MESSAGE_QUEUE`` (default the tracking Redis URL; empty for
 none), the channel is ``P socketio`` (``Keys.socketio_channel``), ``SOCKETIO_ASYNC_MODE``
