@@ -136,3 +136,21 @@ def test_numbers_and_text_no_store_can_hold_are_400(monitor: Monitor, app: Celer
                                   content_type="application/json",
                                   headers=monitor.headers("operator"))
     assert_400_naming(response, "json")
+
+
+def test_regiq_jobs_list_history_with_a_huge_cursor_is_one_clean_line(app: Celery) -> None:
+    from click.testing import CliRunner
+
+    from regiq_tasks.cli import main
+    from tests import cli_target
+
+    cli_target.app = app
+    try:
+        result = CliRunner().invoke(main, ["jobs", "list", "--history", "--cursor",
+                                           cursor_of(f"{HUGE}:job"), "--app",
+                                           "tests.cli_target:app"])
+    finally:
+        cli_target.app = None
+    assert result.exit_code == 2, result.output
+    assert "cursor" in result.output and "Traceback" not in result.output
+    assert not isinstance(result.exception, OverflowError)
