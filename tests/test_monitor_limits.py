@@ -104,3 +104,13 @@ def test_a_token_under_16_characters_is_a_configuration_error(app: Celery, spec:
         create_app({"REGIQ_CELERY_APP": app, "REGIQ_API_TOKENS": spec})
     assert "short" not in str(caught.value) and "abc" not in str(caught.value)
     assert create_app({"REGIQ_CELERY_APP": app, "REGIQ_API_TOKENS": "viewer:" + "x" * 16})
+
+
+@pytest.mark.parametrize("query", ["EIO=4&transport=bogus", "EIO=4&transport=polling&sid=nope",
+                                   "EIO=9&transport=polling", ""])
+def test_socketio_transport_errors_are_in_the_json_shape(app: Celery, query: str) -> None:
+    response = Monitor(app).client.get(f"/socket.io/?{query}")
+    assert response.status_code == 400
+    assert response.content_type == "application/json"
+    error = response.get_json()["error"]
+    assert error["code"] == "bad_request" and error["message"]

@@ -37,6 +37,7 @@ from ..extensions import socketio
 from . import handlers as _handlers  # noqa: F401  (registers the Socket.IO handlers)
 from .config import LiveConfig
 from .hub import EXTENSION, LiveHub, hub_of
+from .transport import TransportErrors
 
 __all__ = ["LiveConfig", "LiveHub", "init_live", "start_live", "stop_live"]
 
@@ -56,6 +57,7 @@ def init_live(app: APIFlask, context: MonitorContext) -> None:
     config = LiveConfig.from_config(app.config, tracker.settings, tracker.keys.socketio_channel)
     socketio.init_app(app, async_mode=app.config.get("SOCKETIO_ASYNC_MODE", "threading"),
                       client_manager=_client_manager(config))
+    app.wsgi_app = TransportErrors(app.wsgi_app)  # type: ignore[method-assign]
     hub = LiveHub(socketio, context, config)
     app.extensions[EXTENSION] = hub
     if config.relay == "on":
