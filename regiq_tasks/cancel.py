@@ -73,7 +73,7 @@ def _revoke(app: Any, job_id: str) -> None:
     """Tell running workers to drop the message early (the record already guarantees it)."""
     try:
         app.control.revoke(job_id)
-    except Exception as exc:  # the broker may be down: the record still holds
+    except Exception as exc:  # noqa: BLE001 - the broker may be down: the record still holds
         logger.warning("regiq: revoke of cancelled job %s not sent: %s", job_id, exc)
 
 
