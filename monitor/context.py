@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,22 +13,31 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from regiq_tasks.errors import ConfigurationError, StoreUnavailable
 from regiq_tasks.history.db import check_url
-from regiq_tasks.history.tokens import Principal, Role, find_token, hash_token
+from regiq_tasks.history.tokens import Principal, Role, find_token, find_tokens, hash_token
 from regiq_tasks.tracker import Tracker, get_tracker
 
 EXTENSION = "regiq_monitor"
 MAX_TOKEN_LENGTH = 512  # longer Authorization values are refused without a lookup
+MIN_TOKEN_LENGTH = 16  # characters of a REGIQ_API_TOKENS secret (shorter ones are guessable)
 
 
 def parse_tokens(spec: str) -> list[tuple[str, Role]]:
-    """``role:SECRET,role:OTHER`` as (SHA-256 of the secret, role) pairs."""
+    """``role:SECRET,role:OTHER`` as (SHA-256 of the secret, role) pairs.
+
+    A ConfigurationError names the bad entry by its position and role, never its secret.
+    """
     pairs: list[tuple[str, Role]] = []
-    for item in filter(None, (part.strip() for part in spec.split(","))):
+    for number, item in enumerate(filter(None, (p.strip() for p in spec.split(","))), 1):
         role, sep, secret = item.partition(":")
         if not sep or not secret or role not in Role.__members__.values():
             raise ConfigurationError(
                 "REGIQ_API_TOKENS: expected role:SECRET[,role:SECRET...] with a role of "
                 f"{', '.join(r.value for r in Role)}; got an entry for {role!r}")
+        if not MIN_TOKEN_LENGTH <= len(secret) <= MAX_TOKEN_LENGTH:
+            raise ConfigurationError(
+                f"REGIQ_API_TOKENS: the {role} token (entry {number}) has {len(secret)} "
+                f"characters; a token needs {MIN_TOKEN_LENGTH} to {MAX_TOKEN_LENGTH} "
+                "(e.g. `openssl rand -hex 24`)")
         pairs.append((hash_token(secret), Role(role)))
     return pairs
 
@@ -50,17 +59,38 @@ class MonitorContext:
         """The principal a bearer token stands for, or None; constant-time comparisons."""
         if not token or len(token) > MAX_TOKEN_LENGTH:
             return None
-        digest = hash_token(token)
-        found: Role | None = None
-        for known, role in self.config_tokens:  # no early exit: same work for every token
-            if hmac.compare_digest(known, digest) and found is None:
-                found = role
-        if found is not None:
-            return Principal(found.value, found)  # REGIQ_API_TOKENS tokens are named by role
+        configured = self._configured(hash_token(token))
+        if configured is not None:
+            return configured
         try:
             return find_token(self.tracker.existing_engine, token)
         except SQLAlchemyError as exc:
             raise StoreUnavailable(f"authenticate: history database unreachable: {exc}") from exc
+
+    def principals(self, digests: Iterable[str]) -> dict[str, Principal]:
+        """Who each token (by SHA-256) stands for now; revoked and unknown ones are absent.
+
+        One query for all the stored tokens: the live side re-checks its open
+        connections with it every few seconds.
+        """
+        found: dict[str, Principal] = {}
+        for digest in set(digests):
+            configured = self._configured(digest)
+            if configured is not None:
+                found[digest] = configured
+        try:
+            stored = find_tokens(self.tracker.existing_engine, set(digests) - set(found))
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(f"principals: history database unreachable: {exc}") from exc
+        return {**stored, **found}
+
+    def _configured(self, digest: str) -> Principal | None:
+        found: Role | None = None
+        for known, role in self.config_tokens:  # no early exit: same work for every token
+            if hmac.compare_digest(known, digest) and found is None:
+                found = role
+        # REGIQ_API_TOKENS tokens are named by role
+        return Principal(found.value, found) if found is not None else None
 
 
 def load_celery_app(value: Any) -> Any:

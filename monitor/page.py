@@ -21,7 +21,7 @@ ASSET_MAX_AGE = 300  # s: browsers may cache an asset this long (URLs carry the 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self' ws: wss:; base-uri 'none'; form-action 'none'; "
+        "connect-src 'self'; base-uri 'none'; form-action 'none'; "
         "frame-ancestors 'none'"),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",

@@ -18,7 +18,7 @@ from celery import current_app
 from sqlalchemy.exc import SQLAlchemyError
 
 from .errors import StoreUnavailable
-from .filters import DEFAULT_LIMIT, JobQuery
+from .filters import DEFAULT_LIMIT, JobQuery, text_arg
 from .history import repository
 from .states import ACTIVE_STATUSES, JobStatus
 from .tracker import Tracker, get_tracker
@@ -43,10 +43,8 @@ def _reachable(what: str) -> Iterator[None]:
         raise StoreUnavailable(f"{what}: history database unreachable: {exc}") from exc
 
 
-def _job_id(job_id: Any) -> str:
-    if not isinstance(job_id, str) or not job_id or len(job_id) > 255:
-        raise ValueError(f"job_id: expected a non-empty string, got {job_id!r}")
-    return job_id
+def _job_id(job_id: Any, name: str = "job_id") -> str:
+    return text_arg(job_id, name)
 
 
 def get_job(job_id: str, *, app: Any = None) -> dict[str, Any] | None:
@@ -123,7 +121,7 @@ def summarize_pipeline(pipeline_id: str, jobs: list[dict[str, Any]]) -> dict[str
 
 def get_pipeline(pipeline_id: str, *, app: Any = None) -> dict[str, Any] | None:
     """A chain/group/chord as one (live jobs, then archived ones); None if unknown."""
-    pipeline_id = _job_id(pipeline_id)
+    pipeline_id = _job_id(pipeline_id, "pipeline_id")
     tracker = _tracker(app)
     with _reachable("get_pipeline"):
         live = {j["id"]: j for j in tracker.store.lister.pipeline_records(pipeline_id)}

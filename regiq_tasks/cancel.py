@@ -16,7 +16,8 @@ import time
 from typing import Any
 
 from .api import _job_id, _reachable, _tracker, get_pipeline
-from .errors import JobNotCancellable, JobNotFound
+from .errors import InvalidParameter, JobNotCancellable, JobNotFound
+from .filters import text_arg
 from .history import repository
 from .record import iso
 
@@ -28,10 +29,10 @@ MAX_REASON = 1000
 def _text(value: Any, name: str, required: bool) -> str | None:
     if value is None and not required:
         return None
-    if not isinstance(value, str) or not value.strip() or len(value) > MAX_REASON:
-        raise ValueError(f"{name}: expected a non-empty string of at most {MAX_REASON} "
-                         f"characters, got {value!r}")
-    return value
+    text = text_arg(value, name, MAX_REASON)
+    if not text.strip():
+        raise InvalidParameter(name, "must not be blank")
+    return text
 
 
 def cancel_job(job_id: str, reason: str, requested_by: str | None = None,
@@ -45,7 +46,7 @@ def cancel_job(job_id: str, reason: str, requested_by: str | None = None,
     reason = _text(reason, "reason", required=True)  # type: ignore[assignment]
     requested_by = _text(requested_by, "requested_by", required=False)
     if not isinstance(terminate, bool):
-        raise ValueError(f"terminate: expected a bool, got {terminate!r}")
+        raise InvalidParameter("terminate", f"expected a bool, got {terminate!r}")
     tracker = _tracker(app)
     now = time.time()
     cancel = {"requested": True, "reason": reason, "requested_by": requested_by,
@@ -72,7 +73,7 @@ def _revoke(app: Any, job_id: str) -> None:
     """Tell running workers to drop the message early (the record already guarantees it)."""
     try:
         app.control.revoke(job_id)
-    except Exception as exc:  # the broker may be down: the record still holds
+    except Exception as exc:  # noqa: BLE001 - the broker may be down: the record still holds
         logger.warning("regiq: revoke of cancelled job %s not sent: %s", job_id, exc)
 
 
@@ -85,8 +86,9 @@ def cancel_pipeline(pipeline_id: str | None = None, reason: str | None = None,
     the pipeline is known.
     """
     if pipeline_id is not None and root_id is not None and pipeline_id != root_id:
-        raise ValueError("pipeline_id: conflicts with its alias root_id")
-    pid = _job_id(pipeline_id if pipeline_id is not None else root_id)
+        raise InvalidParameter("pipeline_id", "conflicts with its alias root_id")
+    pid = _job_id(pipeline_id if pipeline_id is not None else root_id,
+                  "pipeline_id" if pipeline_id is not None or root_id is None else "root_id")
     why = _text(reason, "reason", required=True)
     assert why is not None
     requested_by = _text(requested_by, "requested_by", required=False)

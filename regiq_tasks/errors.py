@@ -11,6 +11,14 @@ class ConfigurationError(RegiqError, ValueError):
     """A setting has a value that cannot be used."""
 
 
+class InvalidParameter(RegiqError, ValueError):
+    """A bad argument of the Python API; ``parameter`` names it (the REST API answers 400)."""
+
+    def __init__(self, parameter: str, problem: str) -> None:
+        super().__init__(f"{parameter}: {problem}")
+        self.parameter = parameter
+
+
 class JobNotFound(RegiqError, LookupError):
     """No job with this id is known to the live store or the history."""
 

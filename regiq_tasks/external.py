@@ -11,7 +11,7 @@ import math
 from typing import Any
 
 from .api import _job_id, _reachable, _tracker
-from .errors import JobNotFound, RegiqError
+from .errors import InvalidParameter, JobNotFound, RegiqError
 from .history import repository
 from .states import JobStatus
 from .store import Change
@@ -32,7 +32,7 @@ def _number(value: Any, name: str, *, positive: bool) -> float | int:
     if isinstance(value, bool) or not isinstance(value, (int, float)) \
             or not math.isfinite(value) or value < 0 or (positive and value == 0):
         need = "> 0" if positive else ">= 0"
-        raise ValueError(f"{name}: expected a finite number {need}, got {value!r}")
+        raise InvalidParameter(name, f"expected a finite number {need}, got {value!r}")
     return value
 
 
@@ -47,8 +47,9 @@ def report_progress(job_id: str, current: float, total: float | None = None,
     if total is not None:
         fields["progress_total"] = _number(total, "total", positive=True)
     if message is not None:
-        if not isinstance(message, str) or len(message) > MAX_MESSAGE:
-            raise ValueError(f"message: expected a string of at most {MAX_MESSAGE} characters")
+        if not isinstance(message, str) or len(message) > MAX_MESSAGE or "\x00" in message:
+            raise InvalidParameter("message", f"expected a string of at most {MAX_MESSAGE} "
+                                              "characters without NUL")
         fields["progress_message"] = message
     tracker = _tracker(app)
     with _reachable("report_progress"):

@@ -13,35 +13,59 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from .errors import InvalidParameter
 from .states import JobStatus
 
 MAX_LIMIT = 500
 MAX_EPOCH = 253_402_300_799  # 9999-12-31T23:59:59Z, the last second a datetime can hold
 DEFAULT_LIMIT = 50
+MAX_TEXT = 255  # characters of an id or a filter value
+MAX_CURSOR_US = MAX_EPOCH * 1_000_000  # the largest created_at (µs) a cursor may hold
 
 
-def to_epoch(value: datetime | str | float | int | None, name: str) -> float | None:
+def text_arg(value: Any, name: str, limit: int = MAX_TEXT) -> str:
+    """A non-empty string of at most ``limit`` characters without NUL; else InvalidParameter.
+
+    NUL is refused here because no store can keep it (PostgreSQL text refuses it): it is
+    bad input, never a reason to blame a dependency.
+    """
+    if not isinstance(value, str) or not value or len(value) > limit:
+        raise InvalidParameter(name, f"expected a non-empty string of at most {limit} "
+                                     f"characters, got {_shown(value)}")
+    if "\x00" in value:
+        raise InvalidParameter(name, "must not contain a NUL character")
+    return value
+
+
+def _shown(value: Any) -> str:
+    """A bounded repr of a bad value for an error message."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def to_epoch(value: datetime | str | float | None, name: str) -> float | None:
     """A ``datetime``, ISO-8601 string or epoch number as epoch seconds (naive = UTC)."""
     if value is None:
         return None
     if isinstance(value, bool):
-        raise ValueError(f"{name}: expected a datetime or ISO-8601 string, got {value!r}")
+        raise InvalidParameter(name, f"expected a datetime or ISO-8601 string, got {value!r}")
     if isinstance(value, (int, float)):
         if not 0 <= value <= MAX_EPOCH:
-            raise ValueError(f"{name}: must lie between 1970-01-01 and 9999-12-31")
+            raise InvalidParameter(name, "must lie between 1970-01-01 and 9999-12-31")
         return float(value)
     if isinstance(value, str):
         try:
-            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            value = datetime.fromisoformat(value.strip())  # 3.11+ reads a "Z" suffix
         except ValueError:
-            raise ValueError(f"{name}: not an ISO-8601 date-time: {value!r}") from None
+            raise InvalidParameter(name, f"not an ISO-8601 date-time: {_shown(value)}") from None
     if not isinstance(value, datetime):
-        raise ValueError(f"{name}: expected a datetime or ISO-8601 string, got {value!r}")
+        raise InvalidParameter(name, f"expected a datetime or ISO-8601 string, got "
+                                     f"{_shown(value)}")
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     ts = value.timestamp()
     if not 0 <= ts <= MAX_EPOCH:
-        raise ValueError(f"{name}: must lie between 1970-01-01 and 9999-12-31, got {value}")
+        raise InvalidParameter(name, f"must lie between 1970-01-01 and 9999-12-31, got {value}")
     return ts
 
 
@@ -51,24 +75,28 @@ def encode_cursor(created_us: int, job_id: str) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[int, str]:
-    """Decode a cursor made by :func:`encode_cursor`; ValueError naming ``cursor`` if bad."""
+    """Decode a cursor made by :func:`encode_cursor`; InvalidParameter naming ``cursor``.
+
+    Anything that could not have come from :func:`encode_cursor` is refused here: a
+    number beyond the last representable time, an id no job can have (NUL, too long).
+    """
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         raw = base64.urlsafe_b64decode(padded.encode("ascii")).decode()
         us, job_id = raw.split(":", 1)
-        if not job_id or not us.isdigit():
+        if not us.isascii() or not us.isdigit() or len(us) > len(str(MAX_CURSOR_US)):
+            raise ValueError
+        text_arg(job_id, "cursor")
+        if int(us) > MAX_CURSOR_US:
             raise ValueError
         return int(us), job_id
     except (ValueError, UnicodeError, binascii.Error):
-        raise ValueError(f"cursor: not a cursor returned by this API: {cursor!r}") from None
+        raise InvalidParameter("cursor", f"not a cursor returned by this API: "
+                                         f"{_shown(cursor)}") from None
 
 
 def _optional_str(value: Any, name: str) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value or len(value) > 255:
-        raise ValueError(f"{name}: expected a non-empty string of at most 255 characters")
-    return value
+    return None if value is None else text_arg(value, name)
 
 
 @dataclass(frozen=True)
@@ -96,18 +124,20 @@ class JobQuery:
                 status = JobStatus(status)
             except ValueError:
                 allowed = ", ".join(s.value for s in JobStatus)
-                raise ValueError(f"status: {status!r} is not one of {allowed}") from None
+                raise InvalidParameter("status", f"{_shown(status)} is not one of "
+                                                 f"{allowed}") from None
         if pipeline_id is not None and root_id is not None and pipeline_id != root_id:
-            raise ValueError("pipeline_id: conflicts with its alias root_id")
+            raise InvalidParameter("pipeline_id", "conflicts with its alias root_id")
         pipeline = _optional_str(pipeline_id if pipeline_id is not None else root_id,
                                  "pipeline_id" if pipeline_id is not None else "root_id")
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
-            raise ValueError(f"limit: expected an integer from 1 to {MAX_LIMIT}, got {limit!r}")
+            raise InvalidParameter("limit", f"expected an integer from 1 to {MAX_LIMIT}, "
+                                            f"got {_shown(limit)}")
         since_ts, until_ts = to_epoch(since, "since"), to_epoch(until, "until")
         if since_ts is not None and until_ts is not None and since_ts > until_ts:
-            raise ValueError("since: must not be later than until")
+            raise InvalidParameter("since", "must not be later than until")
         if cursor is not None and not isinstance(cursor, str):
-            raise ValueError(f"cursor: expected a string, got {cursor!r}")
+            raise InvalidParameter("cursor", f"expected a string, got {_shown(cursor)}")
         return cls(status=status, type=_optional_str(type, "type"),
                    worker=_optional_str(worker, "worker"), pipeline_id=pipeline,
                    name=_optional_str(name, "name"), since=since_ts, until=until_ts,

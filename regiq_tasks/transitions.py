@@ -2,40 +2,16 @@
 
 from __future__ import annotations
 
-import reprlib
 import traceback as tb
 from typing import Any
 
+from .redact import ARGS_PREVIEW_MAX, args_preview  # noqa: F401  (lifecycle calls it here)
 from .runtime import JobRuntime
 from .states import JobStatus
 from .store import Change, index_member
 
-ARGS_PREVIEW_MAX = 512
 ERROR_MESSAGE_MAX = 2000
 TRACEBACK_MAX = 8000
-REDACTED = "***"
-_SECRET_PARTS = ("password", "secret", "token")
-
-_repr = reprlib.Repr()
-_repr.maxstring = 120
-_repr.maxother = 120
-_repr.maxlist = _repr.maxtuple = _repr.maxdict = _repr.maxset = 8
-_repr.maxlevel = 3
-
-
-def _is_secret(name: str) -> bool:
-    lowered = name.lower()
-    return any(part in lowered for part in _SECRET_PARTS) or lowered.endswith("key")
-
-
-def args_preview(args: Any, kwargs: Any) -> str:
-    """A bounded repr of a call's arguments with secret-looking keyword values hidden."""
-    parts = [_repr.repr(a) for a in (args or ())]
-    for name, value in (kwargs or {}).items():
-        shown = REDACTED if _is_secret(str(name)) else _repr.repr(value)
-        parts.append(f"{name}={shown}")
-    text = ", ".join(parts)
-    return text if len(text) <= ARGS_PREVIEW_MAX else text[: ARGS_PREVIEW_MAX - 1] + "…"
 
 
 def error_info(exc: BaseException | None, traceback_text: str | None = None) -> dict[str, Any]:

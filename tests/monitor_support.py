@@ -11,8 +11,8 @@ from werkzeug.test import TestResponse
 
 from regiq_tasks.monitor import create_app
 
-TOKENS = {"viewer": "viewer-secret-1", "operator": "operator-secret-2",
-          "admin": "admin-secret-3"}
+TOKENS = {"viewer": "viewer-secret-0001", "operator": "operator-secret-0002",
+          "admin": "admin-secret-000003"}  # at least 16 characters, as the monitor demands
 TOKEN_CONFIG = ",".join(f"{role}:{secret}" for role, secret in TOKENS.items())
 
 

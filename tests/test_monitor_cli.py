@@ -53,7 +53,7 @@ def served(app: Celery, prefix: str, redis_url: str, sqlite_url: str,
     """``regiq monitor`` as a subprocess serving the test app; yields its base URL."""
     port = free_port()
     env = {**os.environ, "REGIQ_TEST_PREFIX": prefix, "REGIQ_TEST_REDIS_URL": redis_url,
-           "REGIQ_TEST_DATABASE_URL": sqlite_url, "REGIQ_API_TOKENS": "viewer:served-secret",
+           "REGIQ_TEST_DATABASE_URL": sqlite_url, "REGIQ_API_TOKENS": "viewer:served-secret-0001",
            "PYTHONPATH": str(ROOT)}
     log = (tmp_path / "monitor.log").open("wb")
     process = subprocess.Popen(
@@ -81,7 +81,7 @@ def served(app: Celery, prefix: str, redis_url: str, sqlite_url: str,
 
 def test_regiq_monitor_serves_the_api_over_http(served: str, app: Celery) -> None:
     job = app.tasks["t.add"].delay(1, 2)
-    auth: dict[str, Any] = {"Authorization": "Bearer served-secret"}
+    auth: dict[str, Any] = {"Authorization": "Bearer served-secret-0001"}
     url = f"{served}/status/jobs/{job.id}"
     # the publish is written by this process's background writer: wait until it landed
     response = wait_for(lambda: (r := requests.get(url, headers=auth, timeout=5)).ok and r,

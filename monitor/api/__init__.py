@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from apiflask import APIFlask
+from flask import Response, request
 
 from . import auth as _auth  # noqa: F401  (registers the token and role callbacks)
 from .alerts import bp as alerts_bp
@@ -19,9 +20,20 @@ API_CONFIG = {"VALIDATION_ERROR_STATUS_CODE": 400, "VALIDATION_ERROR_SCHEMA": ER
               "HTTP_ERROR_SCHEMA": ERROR_SCHEMA, "VALIDATION_ERROR_DESCRIPTION": "Invalid request (see details)"}
 
 
+PAGE_BLUEPRINT = "page"  # the web page and its assets: cacheable, no data
+
+
+def _no_store(response: Response) -> Response:
+    """API answers (errors included) hold job data or secrets: never cache them."""
+    if request.blueprint != PAGE_BLUEPRINT:
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def register_api(app: APIFlask) -> None:
-    """Register the API blueprints and error handling on ``app``."""
+    """Register the API blueprints, error handling and ``Cache-Control`` on ``app``."""
     register_error_handlers(app)
+    app.after_request(_no_store)
     app.spec_processor(merge_duplicate_components)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)

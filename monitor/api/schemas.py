@@ -33,6 +33,12 @@ class JSONNumber(fields.Float):
             return value
         return float(value)
 
+    def _validated(self, value: Any) -> Any:
+        try:
+            return super()._validated(value)
+        except OverflowError:  # an integer too large for a float: bad input, not a 500
+            raise ValidationError("number out of range") from None
+
 
 def _sane_time(value: datetime) -> None:
     """Refuse times outside 1970..9000 UTC (naive = UTC): no job lives there."""

@@ -13,13 +13,16 @@ statuses within a tick come ``{"id", "status"}`` notes of the statuses it left. 
 progress reaches a client at most ``live_max_rate`` times a second; status changes,
 cancel requests and errors are never held back, and the final status comes last. Every
 client also receives ``metrics`` (see :mod:`.metrics`) every few seconds and ``alert``
-events, which the alert tasks emit through the message queue.
+events, which the alert tasks emit through the message queue. A connection whose token
+is revoked is closed, one whose token changes role gets an ``auth`` event (see
+:mod:`.sessions`).
 
 Flask config: ``SOCKETIO_MESSAGE_QUEUE`` (default the tracking Redis URL; empty for
 none), the channel is ``P socketio`` (``Keys.socketio_channel``), ``SOCKETIO_ASYNC_MODE``
 (``threading``), ``REGIQ_LIVE_TICK``, ``REGIQ_LIVE_MAX_RATE`` (default the
 ``live_max_rate`` setting), ``REGIQ_LIVE_METRICS_INTERVAL`` (2 s),
-``REGIQ_LIVE_LEASE_TTL`` (5 s) and ``REGIQ_LIVE_RELAY`` (``auto``: the relay loop
+``REGIQ_LIVE_LEASE_TTL`` (5 s), ``REGIQ_LIVE_TOKEN_RECHECK`` (2 s: how often the
+tokens of open connections are checked again, see :mod:`.sessions`) and ``REGIQ_LIVE_RELAY`` (``auto``: the relay loop
 starts with the first client or :func:`start_live`; ``on``: with the app; ``off``:
 this process never relays, it only serves clients).
 """
@@ -34,6 +37,7 @@ from ..extensions import socketio
 from . import handlers as _handlers  # noqa: F401  (registers the Socket.IO handlers)
 from .config import LiveConfig
 from .hub import EXTENSION, LiveHub, hub_of
+from .transport import TransportErrors
 
 __all__ = ["LiveConfig", "LiveHub", "init_live", "start_live", "stop_live"]
 
@@ -53,7 +57,8 @@ def init_live(app: APIFlask, context: MonitorContext) -> None:
     config = LiveConfig.from_config(app.config, tracker.settings, tracker.keys.socketio_channel)
     socketio.init_app(app, async_mode=app.config.get("SOCKETIO_ASYNC_MODE", "threading"),
                       client_manager=_client_manager(config))
-    hub = LiveHub(socketio, tracker, config)
+    app.wsgi_app = TransportErrors(app.wsgi_app)  # type: ignore[method-assign]
+    hub = LiveHub(socketio, context, config)
     app.extensions[EXTENSION] = hub
     if config.relay == "on":
         hub.start()

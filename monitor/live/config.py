@@ -14,6 +14,7 @@ DEFAULT_METRICS_INTERVAL = 2.0  # s between two `metrics` events
 DEFAULT_LEASE_TTL = 5.0  # s: a relay that stops renewing is replaced after this
 ROOM_REFRESH = 2.0  # s: each monitor re-announces its subscribed rooms this often
 ROOM_TTL = 10.0  # s: a room not re-announced this long counts as empty
+DEFAULT_TOKEN_RECHECK = 2.0  # s between two checks of the open connections' tokens
 RELAY_MODES = ("auto", "on", "off")  # auto: start with the first client or `serve()`
 
 
@@ -28,6 +29,7 @@ class LiveConfig:
     metrics_interval: float = DEFAULT_METRICS_INTERVAL
     lease_ttl: float = DEFAULT_LEASE_TTL
     relay: str = "auto"
+    token_recheck: float = DEFAULT_TOKEN_RECHECK
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], settings: Settings,
@@ -40,7 +42,9 @@ class LiveConfig:
                    metrics_interval=_positive(config, "REGIQ_LIVE_METRICS_INTERVAL",
                                               DEFAULT_METRICS_INTERVAL),
                    lease_ttl=_positive(config, "REGIQ_LIVE_LEASE_TTL", DEFAULT_LEASE_TTL),
-                   relay=str(config.get("REGIQ_LIVE_RELAY", "auto")))
+                   relay=str(config.get("REGIQ_LIVE_RELAY", "auto")),
+                   token_recheck=_positive(config, "REGIQ_LIVE_TOKEN_RECHECK",
+                                           DEFAULT_TOKEN_RECHECK))
         if live.relay not in RELAY_MODES:
             raise ConfigurationError(f"REGIQ_LIVE_RELAY: expected one of {RELAY_MODES}, "
                                      f"got {live.relay!r}")

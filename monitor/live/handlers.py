@@ -15,11 +15,13 @@ from flask import request
 from flask_socketio import ConnectionRefusedError, emit, join_room, leave_room
 
 from regiq_tasks.errors import StoreUnavailable
+from regiq_tasks.history.tokens import Principal, hash_token
 
 from ..context import current_context
 from ..extensions import socketio
 from .hub import current_hub
-from .rooms import BadSubscription, room_of
+from .rooms import BadSubscription, may_see, room_of
+from .sessions import REVOKED
 
 logger = logging.getLogger(__name__)
 
@@ -41,19 +43,32 @@ def on_connect(auth: Any = None) -> None:
         raise ConnectionRefusedError("unavailable: cannot check the token now") from None
     if principal is None:
         raise ConnectionRefusedError("unauthorized: invalid token")
-    current_hub().start()
+    hub = current_hub()
+    hub.sessions.add(_sid(), hash_token(token), principal)
+    hub.start()
 
 
 @socketio.on("disconnect")
 def on_disconnect(reason: Any = None) -> None:
-    """Forget the client's rooms."""
-    current_hub().registry.leave(_sid())
+    """Forget the client's rooms and token."""
+    hub = current_hub()
+    hub.sessions.remove(_sid())
+    hub.registry.leave(_sid())
 
 
-def _error(event: str, message: str) -> dict[str, Any]:
-    body = {"error": {"code": "bad_request", "message": message, "details": {"event": event}}}
+def _error(event: str, message: str, code: str = "bad_request") -> dict[str, Any]:
+    body = {"error": {"code": code, "message": message, "details": {"event": event}}}
     emit("error", body)
     return {"ok": False, **body}
+
+
+def _principal_now() -> Principal | None:
+    """Who the connection's token stands for now (None: revoked; the token watch closes
+    the connection within its next round)."""
+    session = current_hub().sessions.get(_sid())
+    if session is None:
+        return None
+    return current_context().principals([session.digest]).get(session.digest)
 
 
 @socketio.on("subscribe")
@@ -63,6 +78,15 @@ def on_subscribe(payload: Any = None) -> dict[str, Any]:
         room = room_of(payload)
     except BadSubscription as exc:
         return _error("subscribe", str(exc))
+    try:
+        principal = _principal_now()
+    except StoreUnavailable:
+        return _error("subscribe", "cannot check the token now", "unavailable")
+    if principal is None:
+        emit("error", REVOKED)
+        return {"ok": False, **REVOKED}
+    if not may_see(principal.role, room):
+        return _error("subscribe", "this token's role may not see this room", "forbidden")
     join_room(room)
     try:
         current_hub().registry.join(_sid(), room)

@@ -10,41 +10,51 @@ from flask import Flask, current_app
 from .config import LiveConfig
 from .relay import Relay
 from .rooms import RoomRegistry
+from .sessions import Sessions, TokenWatch
 
 EXTENSION = "regiq_live"
 STOP_TIMEOUT = 5.0  # s to wait for the loop to end on stop()
 
 
 class LiveHub:
-    """Starts the relay loop once (first client, or ``serve()``) and stops it."""
+    """Starts the relay and token-check loops once (first client, or ``serve()``)."""
 
-    def __init__(self, socketio: Any, tracker: Any, config: LiveConfig) -> None:
+    def __init__(self, socketio: Any, context: Any, config: LiveConfig) -> None:
         self.socketio = socketio
-        self.tracker = tracker
+        self.context = context
+        self.tracker = context.tracker
         self.config = config
-        self.registry = RoomRegistry(tracker.redis, tracker.keys)
+        self.registry = RoomRegistry(self.tracker.redis, self.tracker.keys)
+        self.sessions = Sessions()
         self.relay: Relay | None = None
-        self._thread: Any = None
+        self.watch: TokenWatch | None = None
+        self._threads: list[Any] = []
         self._lock = threading.Lock()
 
     def start(self) -> Relay:
         """Start the live loop unless it runs already; returns it."""
         with self._lock:
             if self.relay is None:
-                self.relay = Relay(self.socketio.server, self.tracker.store, self.tracker.keys,
+                server = self.socketio.server
+                self.relay = Relay(server, self.tracker.store, self.tracker.keys,
                                    self.config, self.registry,
                                    may_lead=self.config.relay != "off")
-                self._thread = self.socketio.start_background_task(self.relay.run)
+                self.watch = TokenWatch(server, self.context, self.sessions, self.registry,
+                                        self.config.token_recheck)
+                self._threads = [self.socketio.start_background_task(loop.run)
+                                 for loop in (self.relay, self.watch)]
             return self.relay
 
     def stop(self) -> None:
-        """Stop the loop (releasing the relay lease) and wait for it."""
+        """Stop the loops (releasing the relay lease) and wait for them."""
         with self._lock:
-            relay, thread = self.relay, self._thread
-            self.relay = self._thread = None
-        if relay is not None:
-            relay.stop()
-            if thread is not None and hasattr(thread, "join"):
+            loops, threads = [self.relay, self.watch], self._threads
+            self.relay, self.watch, self._threads = None, None, []
+        for loop in loops:
+            if loop is not None:
+                loop.stop()
+        for thread in threads:
+            if hasattr(thread, "join"):
                 thread.join(STOP_TIMEOUT)
 
 

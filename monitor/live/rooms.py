@@ -15,12 +15,14 @@ from typing import Any
 
 import redis
 
+from regiq_tasks.history.tokens import Role
 from regiq_tasks.keys import ROOM_ALL, Keys, job_room, pipeline_room, type_room
 
 from .config import ROOM_TTL
 
 MAX_ID = 255  # characters of a subscribed id or type
 TRIM_AFTER = 3 * ROOM_TTL  # s: members older than this are removed from P live:rooms
+ROOM_ROLE = Role.VIEWER  # the lowest role that may see job updates (every room, today)
 
 
 class BadSubscription(ValueError):
@@ -49,6 +51,11 @@ def room_of(payload: Any) -> str:
     if not isinstance(value, str) or not 1 <= len(value) <= MAX_ID:
         raise BadSubscription(f"{name}: expected a string of 1 to {MAX_ID} characters")
     return makers[name](value)
+
+
+def may_see(role: Role, room: str) -> bool:
+    """Whether a token of ``role`` may be in ``room`` (kept in one place for finer rules)."""
+    return ROOM_ROLE.value in role.granted
 
 
 def rooms_of(record: dict[str, Any]) -> list[str]:
@@ -85,6 +92,11 @@ class RoomRegistry:
                     members.discard(sid)
                     if not members:
                         del self._members[name]
+
+    def rooms_of_sid(self, sid: str) -> list[str]:
+        """The rooms ``sid`` is in."""
+        with self._lock:
+            return [room for room, members in self._members.items() if sid in members]
 
     def local_rooms(self) -> list[str]:
         """The rooms with a subscriber in this process."""

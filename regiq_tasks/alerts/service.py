@@ -20,7 +20,7 @@ from celery import current_app
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..errors import AlertNotFound, StoreUnavailable
+from ..errors import AlertNotFound, InvalidParameter, StoreUnavailable
 from ..filters import DEFAULT_LIMIT, MAX_LIMIT
 from ..history.repository import parse_time
 from ..tracker import get_tracker
@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 NOTE_MAX = 2000  # characters of a resolution note
 NAME_MAX = 255  # characters of a rule name or of who resolved
+MAX_ALERT_ID = 2**63 - 1  # the largest id the alerts table can hold (BIGINT)
 ANNOUNCE_TASK = "regiq_tasks.alerts.announce"
 _CURSOR_TAG = "alert:"
 
@@ -52,12 +53,15 @@ def _reachable(what: str) -> Iterator[None]:
         raise StoreUnavailable(f"{what}: alert database unreachable: {exc}") from exc
 
 
-def alert_id_arg(value: Any) -> int:
-    """An alert id as an int (ints or digit strings); ValueError naming ``alert_id``."""
-    if isinstance(value, str) and value.strip().isdigit():
+def alert_id_arg(value: Any, name: str = "alert_id") -> int:
+    """An alert id as an int (ints or digit strings); InvalidParameter naming ``name``."""
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() \
+            and len(value.strip()) <= len(str(MAX_ALERT_ID)):
         value = int(value.strip())
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"alert_id: expected a positive integer, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ALERT_ID:
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+        raise InvalidParameter(name, f"expected an integer from 1 to {MAX_ALERT_ID}, "
+                                     f"got {shown}")
     return value
 
 
@@ -67,17 +71,19 @@ def encode_cursor(alert_id: int) -> str:
 
 
 def decode_cursor(cursor: Any) -> int:
-    """The alert id a cursor points after; ValueError naming ``cursor`` if it is not ours."""
+    """The alert id a cursor points after; InvalidParameter naming ``cursor`` if not ours."""
     if not isinstance(cursor, str):
-        raise ValueError(f"cursor: expected a string, got {cursor!r}")  # noqa: TRY004
+        raise InvalidParameter("cursor", f"expected a string, got {cursor!r}")
     try:
         raw = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode("ascii"))
         text = raw.decode()
-        if not text.startswith(_CURSOR_TAG) or not text[len(_CURSOR_TAG):].isdigit():
+        if not text.startswith(_CURSOR_TAG):
             raise ValueError
-        return int(text[len(_CURSOR_TAG):])
+        return alert_id_arg(text[len(_CURSOR_TAG):], "cursor")
     except (ValueError, UnicodeError, binascii.Error):
-        raise ValueError(f"cursor: not a cursor returned by this API: {cursor!r}") from None
+        shown = cursor if len(cursor) <= 80 else cursor[:77] + "..."
+        raise InvalidParameter("cursor", f"not a cursor returned by this API: "
+                                         f"{shown!r}") from None
 
 
 def _choice(value: Any, name: str, allowed: list[str], upper: bool = False) -> str | None:
@@ -85,15 +91,16 @@ def _choice(value: Any, name: str, allowed: list[str], upper: bool = False) -> s
         return None
     text = value.upper() if upper and isinstance(value, str) else value
     if text not in allowed:
-        raise ValueError(f"{name}: {value!r} is not one of {', '.join(allowed)}")
+        raise InvalidParameter(name, f"{value!r} is not one of {', '.join(allowed)}")
     return str(text)
 
 
 def _text(value: Any, name: str, limit: int, required: bool) -> str | None:
     if value is None and not required:
         return None
-    if not isinstance(value, str) or not value.strip() or len(value) > limit:
-        raise ValueError(f"{name}: expected a non-empty string of at most {limit} characters")
+    if not isinstance(value, str) or not value.strip() or len(value) > limit or "\x00" in value:
+        raise InvalidParameter(name, f"expected a non-empty string of at most {limit} "
+                                     "characters without NUL")
     return value.strip()
 
 
@@ -101,7 +108,8 @@ def build_query(*, status: Any = None, severity: Any = None, rule: Any = None,
                 since: Any = None, limit: Any = DEFAULT_LIMIT, cursor: Any = None) -> AlertQuery:
     """Validate listing arguments; ValueError naming the bad parameter."""
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
-        raise ValueError(f"limit: expected an integer from 1 to {MAX_LIMIT}, got {limit!r}")
+        raise InvalidParameter("limit", f"expected an integer from 1 to {MAX_LIMIT}, "
+                                        f"got {limit!r}")
     return AlertQuery(
         status=_choice(status, "status", [s.value for s in AlertStatus]),
         severity=_choice(severity, "severity", [s.value for s in Severity], upper=True),

@@ -8,7 +8,6 @@ after it, so pages neither repeat nor skip items while newer jobs are archived.
 from __future__ import annotations
 
 import functools
-
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Engine, Insert, Select, literal, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, InvalidParameter
 from ..filters import JobQuery, encode_cursor
 from .models import (
     ARGS_PREVIEW_LENGTH,
@@ -44,15 +43,15 @@ EQUALITY_FILTERS = ("status", "type", "worker", "pipeline_id", "name")
 
 def parse_time(value: str | datetime | None, name: str) -> datetime | None:
     """An ISO-8601 string or datetime as an aware UTC datetime (naive read as UTC)."""
-    if value is None or isinstance(value, datetime):
-        return as_utc(value)
-    if not isinstance(value, str):
-        raise ValueError(f"{name}: expected an ISO-8601 string, got {value!r}")  # noqa: TRY004
+    if value is not None and not isinstance(value, (str, datetime)):
+        raise InvalidParameter(name, f"expected an ISO-8601 string, got {value!r}")
     try:
-        parsed = datetime.fromisoformat(value.strip())  # 3.11+ reads a "Z" suffix
-    except ValueError:
-        raise ValueError(f"{name}: not an ISO-8601 date-time: {value!r}") from None
-    return as_utc(parsed)
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value.strip())  # 3.11+ reads a "Z" suffix
+        return as_utc(value)
+    except (ValueError, OverflowError):
+        shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
+        raise InvalidParameter(name, f"not an ISO-8601 date-time in range: {shown}") from None
 
 
 def created_us(moment: datetime) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -125,6 +126,32 @@ def revoke_token(engine: Engine, token_id: int) -> bool:
             .where(API_TOKENS.c.id == token_id, API_TOKENS.c.revoked_at.is_(None))
             .values(revoked_at=datetime.now(UTC)))
     return bool(result.rowcount)
+
+
+def change_role(engine: Engine, token_id: int, role: str) -> bool:
+    """Give an active token another role; False if there is no such active token.
+
+    Open live connections of the token follow within seconds (see ``monitor.live``).
+    """
+    new_role = _role(role).value
+    with engine.begin() as connection:
+        result = connection.execute(
+            update(API_TOKENS)
+            .where(API_TOKENS.c.id == token_id, API_TOKENS.c.revoked_at.is_(None))
+            .values(role=new_role))
+    return bool(result.rowcount)
+
+
+def find_tokens(engine: Engine, digests: Collection[str]) -> dict[str, Principal]:
+    """The active stored tokens among these SHA-256 digests, by digest, in one query."""
+    if not digests:
+        return {}
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(API_TOKENS.c.name, API_TOKENS.c.role, API_TOKENS.c.token_hash)
+            .where(API_TOKENS.c.token_hash.in_(sorted(digests)),
+                   API_TOKENS.c.revoked_at.is_(None))).all()
+    return {row.token_hash: Principal(row.name, Role(row.role)) for row in rows}
 
 
 def find_token(engine: Engine, token: str) -> Principal | None:
