@@ -15,10 +15,10 @@ import logging
 import time
 from typing import Any
 
-from .api import _job_id, _reachable, _tracker, get_pipeline
-from .errors import JobNotCancellable, JobNotFound
-from .history import repository
-from .record import iso
+from ..api import _job_id, _reachable, _tracker, get_pipeline
+from ..errors import JobNotCancellable, JobNotFound
+from ..history import repository
+from ..record import iso
 
 logger = logging.getLogger(__name__)
 
