@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .api import get_history, get_job, get_pipeline, list_jobs
-from .cancel import cancel_job, cancel_pipeline
+from .cancel.request import cancel_job, cancel_pipeline
 from .config import Settings
 from .errors import (ConfigurationError, JobNotCancellable, JobNotFound, RegiqError,
                      StoreUnavailable)

@@ -131,7 +131,7 @@ def jobs_show(job_id: str, app_spec: str | None) -> None:
 def jobs_cancel(job_id: str | None, pipeline_id: str | None, reason: str, terminate: bool,
                 requested_by: str | None, app_spec: str | None) -> None:
     """Cancel a job (JOB_ID) or a whole pipeline (--pipeline); print the result as JSON."""
-    from .cancel import cancel_job, cancel_pipeline
+    from .cancel.request import cancel_job, cancel_pipeline
 
     if (job_id is None) == (pipeline_id is None):
         raise click.UsageError("give either JOB_ID or --pipeline PIPELINE_ID")

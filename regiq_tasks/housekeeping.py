@@ -1,8 +1,9 @@
-"""Housekeeping that runs inside every worker: archiver, lost-job reaper, live expiry.
+"""Housekeeping that runs inside every worker: archiver, lost-job reaper, live expiry,
+and the duties features add to the app's hooks (``Hooks.duties``).
 
 Each worker's main process starts one daemon thread at ``worker_ready``. Each duty is
-guarded by its own Redis lease, so exactly one worker does it at a time and another
-takes over within the lease TTL when that worker stops. No beat, no extra process.
+guarded by a Redis lease named after it, so exactly one worker does it at a time and
+another takes over within the lease TTL when that worker stops. No beat, no extra process.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from typing import Any
 import redis
 from sqlalchemy.exc import SQLAlchemyError
 
-from .alerts import hooks as alert_hooks
 from .archive import Archiver
+from .hooks import Duty, Hooks, JobEnded
 from .lease import Lease
 from .record import iso
 from .states import JobStatus
@@ -31,6 +32,12 @@ EXPIRY_INTERVAL = 5.0  # s between live-store expiry passes
 ERROR_BACKOFF = 2.0  # s to wait after a failed pass
 ARCHIVE_PAUSE = 0.5  # s to let finished jobs gather after a short batch (rows within ~1 s)
 _ATTR = "_regiq_housekeeper"
+ARCHIVER, REAPER, EXPIRY = "archiver", "reaper", "expiry"  # lease names of the core duties
+
+
+def reap_interval(settings: Any) -> float:
+    """Seconds between reaper passes: a quarter of ``lost_after``, at most 5."""
+    return min(5.0, settings.lost_after / 4)
 
 
 def reap_lost(tracker: Tracker) -> int:
@@ -46,46 +53,74 @@ def reap_lost(tracker: Tracker) -> int:
     changes = [Change(job_id, JobStatus.LOST, set={"finished_at": now, "error": error},
                       reap_cutoff=cutoff) for job_id in ids]
     results = store.apply_many(changes)
-    alert_hooks.on_reaped(tracker.app, ids, results)
+    for change, (status, _) in zip(changes, results):
+        if status == JobStatus.LOST and tracker.hooks.job_finished:
+            Hooks.call(tracker.hooks.job_finished, tracker.app,
+                       JobEnded(change.job_id, status, JobStatus.LOST, change.set))
     lost = sum(1 for status, _ in results if status == JobStatus.LOST)
     if lost:
         logger.warning("regiq: %d job(s) lost (no heartbeat since %s)", lost, iso(cutoff))
     return lost
 
 
+def expire(tracker: Tracker) -> None:
+    """Drop archived jobs whose live TTL is over from the live store."""
+    tracker.store.expire_due()
+
+
+CORE_DUTIES = (Duty(REAPER, reap_interval, reap_lost),
+               Duty(EXPIRY, lambda _settings: EXPIRY_INTERVAL, expire))
+
+
 class Housekeeper:
-    """The worker thread that archives, reaps and expires under Redis leases."""
+    """The worker thread that archives, reaps, expires and runs the features' duties,
+    each under its Redis lease."""
 
     def __init__(self, app: Any) -> None:
         self.tracker = get_tracker(app)
-        client = self.tracker.redis
-        keys = self.tracker.keys
-        self.leases = {name: Lease(client, keys.lock(name), LEASE_TTL)
-                       for name in ("archiver", "reaper", "expiry")}
+        self.duties = [*CORE_DUTIES, *self.tracker.hooks.duties]
+        client, keys = self.tracker.redis, self.tracker.keys
+        names = {ARCHIVER} | {duty.name for duty in self.duties}
+        self.leases = {name: Lease(client, keys.lock(name), LEASE_TTL) for name in names}
         self._archiver: Archiver | None = None
         self._stop = threading.Event()
-        self._next_reap = self._next_expiry = 0.0
+        self._due = [0.0] * len(self.duties)
         self.thread = threading.Thread(target=self._run, name="regiq-housekeeper", daemon=True)
 
     def _make_archiver(self) -> Archiver:
         if self._archiver is None:
             s = self.tracker.settings
+            self.tracker.migrate()  # the worker's start is where the schema is brought up
             self._archiver = Archiver(self.tracker.store, self.tracker.engine, s.live_ttl,
                                       s.archive_batch)
         return self._archiver
 
+    def _run_duties(self) -> None:
+        now = time.monotonic()
+        held: dict[str, bool] = {}
+        for i, duty in enumerate(self.duties):
+            if now < self._due[i]:
+                continue
+            if duty.name not in held:
+                held[duty.name] = self.leases[duty.name].hold()
+            if held[duty.name]:
+                self._due[i] = now + duty.interval(self.tracker.settings)
+                self._run_duty(duty)
+
+    def _run_duty(self, duty: Duty) -> None:
+        """Run one duty: a dependency down ends the pass (and backs off); any other
+        error of a duty is logged, and the other duties go on."""
+        try:
+            duty.fn(self.tracker)
+        except (redis.RedisError, SQLAlchemyError, OSError):
+            raise
+        except Exception:
+            logger.exception("regiq housekeeping duty %r failed (will retry)", duty.name)
+
     def turn(self) -> None:
         """One pass over the duties this worker holds the lease for."""
-        now = time.monotonic()
-        reap_every = min(5.0, self.tracker.settings.lost_after / 4)
-        if now >= self._next_reap and self.leases["reaper"].hold():
-            self._next_reap = now + reap_every
-            reap_lost(self.tracker)
-            alert_hooks.check_overdue(self.tracker)  # job_overdue, under the reaper lease
-        if now >= self._next_expiry and self.leases["expiry"].hold():
-            self._next_expiry = now + EXPIRY_INTERVAL
-            self.tracker.store.expire_due()
-        if self.leases["archiver"].hold():
+        self._run_duties()
+        if self.leases[ARCHIVER].hold():
             archiver = self._make_archiver()
             if archiver.run_once(block_ms=int(TICK * 1000)) < archiver.batch_size:
                 self._stop.wait(ARCHIVE_PAUSE)  # batch by time, not one job per pass

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from .alerts import hooks as alerts_feature
 from .alerts.tasks import register_alert_tasks
 from .config import Settings
+from .hooks import hooks_of
 from .tracker import reset_tracker
+
+# The features that hang on the tracking core's hooks, in the order they subscribe.
+FEATURES = (("alerts", alerts_feature.register),)
 
 
 def install(app: Any, **settings: Any) -> Any:
     """Track ``app``'s ``TrackedTask`` tasks; returns the app.
 
     Connects the signal receivers (publish, lifecycle, worker start/stop: the archiver
-    and the lost-job reaper then run inside every worker of this app) and registers
-    the alert tasks, routed to the alert queue (``alert_queue``). Keyword
+    and the lost-job reaper then run inside every worker of this app), subscribes the
+    features (:data:`FEATURES`) to the app's hooks and registers the alert tasks,
+    routed to the alert queue (``alert_queue``). Keyword
     arguments are regiq settings without the ``regiq_`` prefix (``key_prefix="x:"``)
     and take precedence over the app's config and the environment. The user's queues
     and routes are left alone (only the alert tasks' own route is added).
@@ -27,6 +33,9 @@ def install(app: Any, **settings: Any) -> Any:
         app.conf[f"regiq_{name}"] = value
     Settings.from_app(app)  # bad settings fail here, not at the first task
     register_alert_tasks(app)  # the alert tasks, routed to the alert queue
+    hooks = hooks_of(app)
+    for name, register in FEATURES:
+        hooks.add_feature(name, register)
     if settings:
         reset_tracker(app)
     connect(app)

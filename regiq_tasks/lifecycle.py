@@ -9,19 +9,17 @@ back a cancel request); progress and final transitions go through the background
 from __future__ import annotations
 
 import logging
-import signal
 import time
 from typing import Any
 
-import redis
 from celery.exceptions import WorkerLostError
 
 from . import transitions
-from .alerts import hooks as alert_hooks
-from .record import iso
-from .revokes import announce_revoked
+from .cancel.enforce import on_start_result
+from .hooks import Hooks
 from .runtime import JobRuntime, set_current_runtime
 from .states import FINAL_STATUSES, JobStatus
+from .store import Change
 from .task import JobCancelled, TrackedTask
 from .tracker import get_tracker
 
@@ -40,7 +38,8 @@ def is_tracked(task: Any) -> bool:
     return isinstance(task, TrackedTask)
 
 
-def _lineage(get: Any, job_id: str, pipeline_id: str | None) -> dict[str, Any]:
+def job_lineage(get: Any, job_id: str, pipeline_id: str | None) -> dict[str, Any]:
+    """The pipeline and Celery lineage ids of a job, from its message headers or request."""
     return {"pipeline_id": pipeline_id or get("group") or get("root_id") or job_id,
             "root_id": get("root_id"), "parent_id": get("parent_id"), "group_id": get("group")}
 
@@ -70,9 +69,12 @@ def on_published(task: Any, headers: dict[str, Any], body: Any, routing_key: str
         else ((), {})
     change = transitions.published(
         job_id, task, float(headers.get(CREATED_HEADER) or time.time()),
-        _lineage(headers.get, job_id, headers.get(PIPELINE_HEADER)), routing_key,
+        job_lineage(headers.get, job_id, headers.get(PIPELINE_HEADER)), routing_key,
         transitions.args_preview(args, kwargs), int(headers.get("retries") or 0))
-    get_tracker(task.app).submit(change)
+    tracker = get_tracker(task.app)
+    tracker.submit(change)
+    if tracker.hooks.job_published:
+        Hooks.call(tracker.hooks.job_published, task.app, change)
 
 
 def on_started(task: Any, job_id: str, args: Any, kwargs: Any) -> None:
@@ -82,9 +84,9 @@ def on_started(task: Any, job_id: str, args: Any, kwargs: Any) -> None:
     created = getattr(req, CREATED_HEADER, None)
     rt = JobRuntime(job_id, task, time.time(), 0)
     rt.worker = req.hostname
-    tracker.register(rt)
+    tracker.running.register(rt)
     set_current_runtime(rt)
-    lineage = _lineage(req.get, job_id, getattr(req, PIPELINE_HEADER, None))
+    lineage = job_lineage(req.get, job_id, getattr(req, PIPELINE_HEADER, None))
     lineage["group_id"] = req.group
     change = transitions.started(
         rt, float(created) if created else rt.started_wall, lineage, req.hostname,
@@ -92,16 +94,22 @@ def on_started(task: Any, job_id: str, args: Any, kwargs: Any) -> None:
         transitions.args_preview(args, kwargs))  # the queued change may land after the end
     rt.identity = {**change.fill, "worker": req.hostname}
     result = tracker.writer.apply_now(change)
-    if result is not None and result[0] in FINAL_STATUSES:
-        rt.skip = rt.cancelled = True  # cancelled while queued: never runs
-    elif result is not None and result[1]:
-        rt.cancelled = True
+    on_start_result(rt, result)  # cancelled while queued: it never runs
+    if tracker.hooks.job_started:
+        Hooks.call(tracker.hooks.job_started, task.app, change, result[0] if result else "")
+
+
+def ending(change: Change, task: Any) -> Change:
+    """Mark a final change so that the ``job_finished`` hooks hear of it once applied."""
+    change.notify = True
+    change.origin = task
+    return change
 
 
 def on_outcome(task: Any, job_id: str, status: JobStatus,
                error: dict[str, Any] | None) -> bool:
     """Note how a job running in this process ended; False if it does not run here."""
-    rt = get_tracker(task.app).runtimes.get(job_id)
+    rt = get_tracker(task.app).running.get(job_id)
     if rt is None:
         return False
     rt.outcome = (status, error)
@@ -119,8 +127,7 @@ def on_failure(task: Any, job_id: str, exc: BaseException, traceback_text: str |
     status = JobStatus.LOST if isinstance(exc, WorkerLostError) else JobStatus.FAILED
     fill = {"id": job_id, "name": task.name, **transitions.task_options(task)}
     change = transitions.ended_elsewhere(job_id, status, time.time(), error, fill)
-    alert_hooks.watch(task, change)  # alerts once the store confirms failed/lost
-    get_tracker(task.app).submit(change)
+    get_tracker(task.app).submit(ending(change, task))
 
 
 def on_finished(task: Any, job_id: str, state: str | None) -> None:
@@ -132,79 +139,38 @@ def on_finished(task: Any, job_id: str, state: str | None) -> None:
     """
     tracker = get_tracker(task.app)
     if state is None:
-        rt = tracker.unregister(job_id)  # no lock: a terminate holds it while this exits
+        rt = tracker.running.unregister(job_id)  # no lock: a terminate holds it while this exits
         set_current_runtime(None)
         if rt is not None:
             tracker.submit(transitions.progressed(rt))
         return
-    with tracker.finish_lock:  # a forced terminate never hits the next job of this process
-        rt = tracker.unregister(job_id)
+    with tracker.running.finish_lock:  # a forced terminate never hits the next job here
+        rt = tracker.running.unregister(job_id)
     set_current_runtime(None)
     if rt is None:
         return
     status, error = rt.outcome or (_POSTRUN_STATES.get(state, JobStatus.FAILED), None)
     change = transitions.finished(rt, JobStatus(status), time.time(), error,
                                   int(task.request.retries or 0))
-    alert_hooks.watch(task, change)  # alerts once the store confirms a final failure
-    tracker.submit(change)
-
-
-def on_revoked(task: Any, request: Any, expired: bool, terminated: bool = False,
-               signum: Any = None) -> None:
-    """Celery revoked a job (from regiq, Flower or ``celery control``): cancelled.
-
-    A queued job never ran; a terminated one ends ``cancelled`` too (never ``failed``),
-    its cancel record saying so and naming the signal. The running process's own end
-    is not written (see :func:`on_finished`), so no failure alert is raised.
-    """
-    now = time.time()
-    tracker = get_tracker(task.app)
-    reason = "expired" if expired else "revoked outside regiq"
-    cancel: dict[str, Any] = {"requested": True, "reason": reason, "requested_by": None,
-                              "requested_at": iso(now)}
-    fill = {**transitions.identity(request.id, task.name, now,
-                                   _lineage(request.get, request.id,
-                                            request.get(PIPELINE_HEADER))),
-            **transitions.task_options(task), "cancel": cancel}
-    change = transitions.ended_elsewhere(request.id, JobStatus.CANCELLED, now, None, fill)
-    if terminated:
-        _terminated(task, request, change, cancel, signal_name(signum))
-    tracker.submit(change)
-
-
-def _terminated(task: Any, request: Any, change: Any, cancel: dict[str, Any],
-                signame: str | None) -> None:
-    """Make a revoke's change say that the job was terminated, and by which signal."""
-    earlier = _cancel_record(get_tracker(task.app), request.id)
-    change.set["cancel"] = {**(earlier or cancel), "terminated": True, "signal": signame}
-
-    def on_result(status: str, _cancelled: bool) -> None:
-        if status == JobStatus.CANCELLED:
-            announce_revoked(task.app, request, terminated=True, signum=signame,
-                             expired=False)
-    change.on_result = on_result
-
-
-def _cancel_record(tracker: Any, job_id: str) -> dict[str, Any] | None:
-    """The job's cancel record so far (a terminate adds to it); None if unreadable."""
-    try:
-        return tracker.store.cancel_record(job_id)
-    except (redis.RedisError, ValueError) as exc:  # the change keeps a new record
-        logger.warning("regiq: cancel record of job %s not read: %s", job_id, exc)
-        return None
-
-
-def signal_name(signum: Any) -> str | None:
-    """``SIGTERM`` for 15 or ``"15"``; other values as given, None stays None."""
-    if signum is None:
-        return None
-    try:
-        return signal.Signals(int(signum)).name
-    except (TypeError, ValueError):
-        return str(signum)
+    tracker.submit(ending(change, task) if change.status in FINAL_STATUSES else change)
 
 
 def on_retry(task: Any, job_id: str, reason: Any, traceback_text: str | None) -> None:
     """A tracked job will be retried: note it, postrun writes ``retrying``."""
     exc = reason if isinstance(reason, BaseException) else None
     on_outcome(task, job_id, JobStatus.RETRYING, transitions.error_info(exc, traceback_text))
+
+
+def on_worker_ready(app: Any, hostname: str | None) -> None:
+    """A worker's main process is ready: bring the history schema up, tell the features."""
+    tracker = get_tracker(app)
+    try:
+        tracker.migrate()
+    except Exception:  # the archiver retries; tracking and the tasks go on
+        logger.exception("regiq: history schema not brought up to date at worker start")
+    Hooks.call(tracker.hooks.worker_started, app, hostname)
+
+
+def on_worker_stopping(app: Any) -> None:
+    """A worker's main process stops: tell the features."""
+    Hooks.call(get_tracker(app).hooks.worker_stopping, app)

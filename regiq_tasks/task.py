@@ -6,15 +6,13 @@ import json
 import logging
 import time
 from contextvars import ContextVar
-from typing import Any, NoReturn
+from typing import Any
 
 from celery import Task
-from celery.exceptions import Ignore
-from celery.states import REVOKED
 
+from .cancel.enforce import end_revoked, mark_cancelled
 from .errors import RegiqError
 from .runtime import JobRuntime, current_runtime
-from .states import JobStatus
 from .tracker import get_tracker
 from .transitions import progressed
 
@@ -55,38 +53,13 @@ class TrackedTask(Task):
         if rt.skip:
             logger.info("regiq: job %s was cancelled before it started; not running it",
                         rt.job_id)
-            self._end_revoked(rt)
+            end_revoked(self, rt)
         try:
             return self.run(*args, **kwargs)
         except JobCancelled:
             logger.info("regiq: job %s (%s) cancelled: it stopped at a cancel check",
                         rt.job_id, self.name)
-            self._end_revoked(rt)
-
-    def _end_revoked(self, rt: JobRuntime) -> NoReturn:
-        """End a cancelled run as Celery ends a revoked one: REVOKED, not FAILURE.
-
-        Stores REVOKED in the result backend (``AsyncResult``, chords and Flower agree),
-        sends a ``task-revoked`` event and raises ``Ignore``, so the worker logs the run
-        at INFO and sends no failure. The ``state`` field makes Celery's event state
-        (Flower) take REVOKED after a custom PROGRESS state, which it would otherwise
-        keep: it ranks any custom state above REVOKED.
-        """
-        rt.outcome = (JobStatus.CANCELLED, None)
-        req = self.request
-        try:
-            self.backend.mark_as_revoked(
-                rt.job_id, "cancelled", request=req,
-                store_result=not req.ignore_result or self.store_errors_even_if_ignored)
-        except Exception as exc:  # noqa: BLE001 -- tracking never breaks the task
-            logger.warning("regiq: REVOKED state of job %s not stored: %s", rt.job_id, exc)
-        try:
-            if req.hostname:
-                self.send_event("task-revoked", retry=False, terminated=False, signum=None,
-                                expired=False, state=REVOKED)
-        except Exception as exc:  # noqa: BLE001
-            logger.debug("regiq: task-revoked event not sent: %s", exc)
-        raise Ignore()
+            end_revoked(self, rt)
 
     def apply_async(self, *args: Any, **kwargs: Any) -> Any:
         """Publish as Celery does, letting the publish receiver know which app sends it."""
@@ -137,7 +110,7 @@ class TrackedTask(Task):
         rt.next_flush = now + tracker.settings.progress_interval
         rt.update_rate(now)
         change = progressed(rt)
-        change.on_result = lambda _status, cancelled: _mark_cancelled(rt, cancelled)
+        change.on_result = lambda _status, cancelled: mark_cancelled(rt, cancelled)
         tracker.submit(change)
         if now >= rt.next_backend:
             rt.next_backend = now + tracker.settings.backend_progress_interval
@@ -178,7 +151,3 @@ class TrackedTask(Task):
         rt.metadata.update(values)
         rt.metadata_dirty = True
 
-
-def _mark_cancelled(rt: JobRuntime, cancelled: bool) -> None:
-    if cancelled:
-        rt.cancelled = True

@@ -8,54 +8,50 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import threading
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import redis
-from kombu.exceptions import KombuError
 from sqlalchemy.engine import Engine
 
 from . import transitions
+from .cancel.enforce import CANCEL_WATCH_INTERVAL, CancelWatch
 from .config import Settings
 from .history.db import make_engine, open_existing, upgrade
+from .hooks import Hooks, JobEnded, hooks_of
 from .keys import Keys
-from .runtime import JobRuntime, ResourceSampler
+from .running import RunningJobs
 from .store import Change, LiveStore
 from .writer import Periodic, Writer
 
 logger = logging.getLogger(__name__)
 
 HEARTBEAT_MAX_INTERVAL = 10.0  # s: running jobs are heartbeated at least this often
-CANCEL_WATCH_INTERVAL = 0.2  # s: running jobs' cancel flags are read back this often
-KILL_AFTER_TERM = 3.0  # s: a pool child still alive this long after SIGTERM gets SIGKILL
-REVOKE_TERMINATE_WAIT = 5.0  # s: a terminate asked of the worker that has not come by
-#                               then is done by the pool child itself
 _ATTR = "_regiq_tracker"
 _create_lock = threading.Lock()
 
 
 class Tracker:
-    """Everything one process needs to track the jobs of one Celery app."""
+    """What one process needs to track the jobs of one Celery app: settings, the Redis
+    client and live store, the history engine, the background writer, the app's hooks
+    and the jobs running here (:class:`~regiq_tasks.running.RunningJobs`)."""
 
     def __init__(self, app: Any, settings: Settings | None = None) -> None:
         self.app = app
         self.settings = settings or Settings.from_app(app)
         self.keys = Keys(self.settings.key_prefix)
         self.pid = os.getpid()
-        self.runtimes: dict[str, JobRuntime] = {}
-        self.sampler = ResourceSampler()
+        self.hooks: Hooks = hooks_of(app)
+        self.running = RunningJobs()
         self._redis: redis.Redis | None = None
         self._store: LiveStore | None = None
         self._writer: Writer | None = None
         self._engine: Engine | None = None
         self._existing_engine: Engine | None = None
+        self._migrated = False
         self._lock = threading.Lock()
         self._duties: set[str] = set()  # names of the duties added with add_duty
-        self.finish_lock = threading.Lock()  # held to unregister a job or to terminate one
-        self.pool_child = False  # a prefork pool child: may terminate itself on cancel
 
     @property
     def redis(self) -> redis.Redis:
@@ -76,14 +72,23 @@ class Tracker:
 
     @property
     def engine(self) -> Engine:
-        """The history database engine of this process (schema brought to head once)."""
+        """The history database engine of this process (no migration: see :meth:`migrate`)."""
         with self._lock:
             if self._engine is None:
-                url = self.settings.sqlalchemy_url
-                if self.settings.auto_migrate:
-                    upgrade(url)  # Alembic is not thread-safe: under the lock
-                self._engine = make_engine(url)
+                self._engine = make_engine(self.settings.sqlalchemy_url)
         return self._engine
+
+    def migrate(self) -> None:
+        """Bring the history schema to head, once per process, if ``auto_migrate`` is on.
+
+        Called at explicit points only: a worker's start (its housekeeping) and
+        ``regiq db upgrade``; never as a side effect of reading a property.
+        """
+        with self._lock:
+            if self._migrated or not self.settings.auto_migrate:
+                return
+            upgrade(self.settings.sqlalchemy_url)  # Alembic is not thread-safe: locked
+            self._migrated = True
 
     @property
     def existing_engine(self) -> Engine:
@@ -107,73 +112,28 @@ class Tracker:
                     beat = min(HEARTBEAT_MAX_INTERVAL, s.lost_after / 4)
                     self._writer = Writer(self.store, s.flush_interval, [
                         Periodic(beat, self._heartbeat),
-                        Periodic(s.resource_interval, self._sample),
-                        Periodic(CANCEL_WATCH_INTERVAL, self._watch_cancels)])
+                        Periodic(s.resource_interval, self.running.sample),
+                        Periodic(CANCEL_WATCH_INTERVAL, CancelWatch(self))],
+                        on_applied=self._applied)
         return self._writer
 
     def _heartbeat(self) -> None:
-        if not self.runtimes:
-            return
-        for job_id in self.store.heartbeat(list(self.runtimes)):
-            rt = self.runtimes.get(job_id)
-            if rt is not None:  # Redis lost it (came back empty): write it again
-                self.writer.submit(transitions.resumed(rt))
+        for rt in self.running.heartbeat(self.store):  # Redis came back empty: rewrite
+            self.writer.submit(transitions.resumed(rt))
 
-    def _sample(self) -> None:
-        if self.runtimes:
-            self.sampler.sample(list(self.runtimes.values()))
-
-    def _watch_cancels(self) -> None:
-        """Read back cancel requests of the running jobs; terminate overdue ones."""
-        runtimes = list(self.runtimes.values())
-        if not runtimes:
-            return
-        now = time.monotonic()
-        flags = self.store.cancel_flags([rt.job_id for rt in runtimes])
-        for rt, (requested, terminate) in zip(runtimes, flags):
-            if requested:
-                rt.cancelled = True
-            if terminate and rt.terminate_at is None:
-                rt.terminate_at = now + self.settings.cancel_grace
-            if rt.terminate_at is not None and now >= rt.terminate_at:
-                self._terminate(rt)
-
-    def _terminate(self, rt: JobRuntime) -> None:
-        """Stop this pool child while, and only while, it still runs ``rt``'s job."""
-        if not self.pool_child:
-            logger.warning("regiq: job %s asked to terminate, but this pool cannot terminate "
-                           "a task; it stops at its next progress()/check_cancelled()",
-                           rt.job_id)
-            rt.terminate_at = float("inf")
-            return
-        with self.finish_lock:
-            if self.runtimes.get(rt.job_id) is not rt:
-                return  # it finished meanwhile: never hit the next job
-            logger.warning("regiq: terminating job %s after the cancel grace period", rt.job_id)
-            self.flush(timeout=1.0)
-            if self._revoke_terminate(rt):
-                time.sleep(REVOKE_TERMINATE_WAIT)  # the worker kills this process meanwhile
-            os.kill(os.getpid(), signal.SIGTERM)
-            time.sleep(KILL_AFTER_TERM)
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    def _revoke_terminate(self, rt: JobRuntime) -> bool:
-        """Ask this worker to terminate ``rt``'s job as Celery does; False if not sent.
-
-        Celery's terminate stores REVOKED, sends ``task-revoked`` and the ``task_revoked``
-        signal, which ends the job ``cancelled`` (the caller holds ``finish_lock``, so
-        the job cannot end and the process cannot take another one meanwhile).
-        """
-        if not rt.worker:
-            return False
-        try:
-            self.app.control.revoke(rt.job_id, terminate=True, signal="SIGTERM",
-                                    destination=[rt.worker])
-            return True
-        except (OSError, KombuError, redis.RedisError) as exc:  # broker down: do it here
-            logger.warning("regiq: terminate of job %s not sent to the worker: %s",
-                           rt.job_id, exc)
-            return False
+    def _applied(self, batch: Sequence[Change], results: Sequence[tuple[str, bool]]) -> None:
+        """Tell the hooks what the store confirmed: final changes, then progress."""
+        hooks = self.hooks
+        if hooks.job_finished:
+            for change, (status, _) in zip(batch, results):
+                if change.notify:
+                    ended = JobEnded(change.job_id, status, change.status,
+                                     {**change.fill, **change.set}, change.origin)
+                    Hooks.call(hooks.job_finished, self.app, ended)
+        if hooks.progress_flushed:
+            progressed = [c for c in batch if not c.status]
+            if progressed:
+                Hooks.call(hooks.progress_flushed, self.app, progressed)
 
     def add_duty(self, name: str, interval: float, fn: Callable[[], Any]) -> None:
         """Run ``fn`` every ``interval`` seconds in this process's writer thread (once
@@ -197,20 +157,6 @@ class Tracker:
         """Flush and stop the writer thread."""
         if self._writer is not None:
             self._writer.close(timeout)
-
-    def register(self, rt: JobRuntime) -> None:
-        """Record a job as running in this process."""
-        if self.runtimes:
-            rt.shared_process = True
-            for other in self.runtimes.values():
-                other.shared_process = True
-        # A fresh sample (~10 µs): the last one may be from an earlier, bigger job.
-        rt.peak_rss = self.sampler.sample([])
-        self.runtimes[rt.job_id] = rt
-
-    def unregister(self, job_id: str) -> JobRuntime | None:
-        """Forget a job that stopped running in this process."""
-        return self.runtimes.pop(job_id, None)
 
 
 def get_tracker(app: Any) -> Tracker:

@@ -52,8 +52,11 @@ class Writer:
     """Queues changes and applies them in batches from one daemon thread."""
 
     def __init__(self, store: LiveStore, flush_interval: float,
-                 periodic: list[Periodic] | None = None) -> None:
+                 periodic: list[Periodic] | None = None,
+                 on_applied: Callable[[list[Change], list[tuple[str, bool]]], None] | None = None,
+                 ) -> None:
         self.store = store
+        self.on_applied = on_applied  # told of every applied batch (the tracker's hooks)
         self.flush_interval = flush_interval
         self.periodic = periodic or []
         self._queue: deque[Change] = deque()
@@ -160,14 +163,18 @@ class Writer:
             self._breaker_until = 0.0
             return True
 
-    @staticmethod
-    def _deliver(batch: list[Change], results: list[tuple[str, bool]]) -> None:
+    def _deliver(self, batch: list[Change], results: list[tuple[str, bool]]) -> None:
         for change, (status, cancelled) in zip(batch, results):
             if change.on_result is not None:
                 try:
                     change.on_result(status, cancelled)
                 except Exception:
                     logger.warning("regiq: result callback failed", exc_info=True)
+        if self.on_applied is not None:
+            try:
+                self.on_applied(batch, results)
+            except Exception:
+                logger.warning("regiq: applied-batch callback failed", exc_info=True)
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Flush from the calling thread, retrying until ``timeout``; True if empty."""

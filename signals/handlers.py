@@ -14,7 +14,8 @@ from celery._state import get_current_worker_task
 
 from regiq_tasks import lifecycle
 from regiq_tasks.housekeeping import start_housekeeper, stop_housekeeper
-from regiq_tasks.revokes import REVOKE_WATCH_INTERVAL, RevokeWatch
+from regiq_tasks.cancel import revokes
+from regiq_tasks.cancel.revokes import REVOKE_WATCH_INTERVAL, RevokeWatch
 from regiq_tasks.states import JobStatus
 from regiq_tasks.task import publishing_task
 from regiq_tasks.tracker import get_tracker
@@ -77,12 +78,12 @@ def on_postrun(sender: Any = None, task_id: Any = None, state: Any = None, **_: 
 def on_revoked(sender: Any = None, request: Any = None, expired: Any = False,
                terminated: Any = False, signum: Any = None, **_: Any) -> None:
     if lifecycle.is_tracked(sender):
-        lifecycle.on_revoked(sender, request, bool(expired), bool(terminated), signum)
+        revokes.on_revoked(sender, request, bool(expired), bool(terminated), signum)
 
 
 def on_process_init(**_: Any) -> None:
     for app in _apps:
-        get_tracker(app).pool_child = True
+        get_tracker(app).running.pool_child = True
 
 
 def on_process_shutdown(**_: Any) -> None:
@@ -91,14 +92,17 @@ def on_process_shutdown(**_: Any) -> None:
 
 
 def on_worker_ready(sender: Any = None, **_: Any) -> None:
+    hostname = getattr(sender, "hostname", None)
     for app in _apps:
-        start_housekeeper(app, getattr(sender, "hostname", None))
+        lifecycle.on_worker_ready(app, hostname)
+        start_housekeeper(app, hostname)
         tracker = get_tracker(app)
         tracker.add_duty("revoke-watch", REVOKE_WATCH_INTERVAL, RevokeWatch(tracker))
 
 
 def on_worker_shutdown(**_: Any) -> None:
     for app in _apps:
+        lifecycle.on_worker_stopping(app)
         stop_housekeeper(app)
         get_tracker(app).close()
 

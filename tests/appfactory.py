@@ -146,7 +146,7 @@ def define_tasks(app: Celery) -> None:
         block = b"x" * (mib << 20)
         tracker = get_tracker(self.app)
         deadline = time.monotonic() + 20
-        while tracker.sampler.last_rss < len(block) and time.monotonic() < deadline:
+        while tracker.running.sampler.last_rss < len(block) and time.monotonic() < deadline:
             time.sleep(0.05)
         return len(block) >> 20
 

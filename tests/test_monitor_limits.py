@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterator
 import pytest
 import requests
 from celery import Celery
-
 from regiq_tasks.monitor import create_app
+
 from regiq_tasks.errors import ConfigurationError
 from tests.live_support import ServedMonitor
 from tests.monitor_support import TOKENS, Monitor

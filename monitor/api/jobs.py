@@ -7,7 +7,7 @@ from typing import Any
 from apiflask import APIBlueprint
 
 from regiq_tasks import api
-from regiq_tasks.cancel import cancel_job
+from regiq_tasks.cancel.request import cancel_job
 from regiq_tasks.errors import JobNotFound
 from regiq_tasks.external import report_progress
 

@@ -1,13 +1,13 @@
-"""The hand-off from tracking to the alert task: cheap, and never an error for the job.
+"""The alerts feature on the tracking core's hooks: the hand-off to the alert task.
 
-* ``watch(task, change)``: a final ``failed``/``lost`` change of a job gets a result
-  callback; once the store confirms the job really ended so (a forced cancel turns
-  ``lost`` into ``cancelled``; a ``retrying`` job is not final), the background writer
-  thread publishes one ``evaluate`` task to the alert queue. The task's own thread only
-  attaches the callback.
-* ``on_reaped(app, ids, results)``: jobs the reaper marked ``lost``.
-* ``check_overdue(tracker)``: run by the reaper (under its lease): running jobs past
-  their ``expected_duration``, each reported once.
+:func:`register` (called by ``install(app)``) subscribes:
+
+* ``job_finished``: a job that was to end ``failed`` or ``lost`` and that the store
+  confirmed so (a forced cancel turns ``lost`` into ``cancelled``; a ``retrying`` job is
+  not final) is handed to the alert queue as one ``evaluate`` task, from the background
+  writer thread (or the reaper); the task's own thread does nothing for alerts.
+* a housekeeping duty under the reaper's lease: :func:`check_overdue`, running jobs
+  past their ``expected_duration``, each reported once.
 
 Every failure to hand off is logged and swallowed.
 """
@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
 from typing import Any
 
+from ..hooks import Duty, Hooks, JobEnded
+from ..housekeeping import REAPER, reap_interval
 from ..states import JobStatus
-from ..store import Change
 from ..tracker import Tracker, get_tracker
 from ..transitions import task_options
 
@@ -47,30 +47,25 @@ def hand_off(app: Any, kind: str, job_id: str, data: dict[str, Any] | None = Non
                        exc_info=True)
 
 
-def watch(task: Any, change: Change) -> None:
-    """Hand ``change``'s job to the alert rules once the store confirms it failed/was lost."""
-    if change.status not in _KINDS:
+def on_job_finished(app: Any, ended: JobEnded) -> None:
+    """Hand a job the store confirmed ``failed`` or ``lost`` to the alert rules."""
+    if ended.requested not in _KINDS:
         return
-    app, then, job_id = task.app, change.on_result, change.job_id
-    error = change.set.get("error") or {}
-    data = {"name": task.name, **task_options(task),
-            "error": {"type": error.get("type"), "message": error.get("message")}}
-
-    def on_result(status: str, cancelled: bool) -> None:
-        if then is not None:
-            then(status, cancelled)
-        kind = _KINDS.get(status)
-        if kind is not None:
-            hand_off(app, kind, job_id, data)
-
-    change.on_result = on_result
+    kind = _KINDS.get(ended.status)
+    if kind is None:
+        return
+    data = None
+    if ended.task is not None:
+        error = ended.fields.get("error") or {}
+        data = {"name": ended.task.name, **task_options(ended.task),
+                "error": {"type": error.get("type"), "message": error.get("message")}}
+    hand_off(app, kind, ended.job_id, data)
 
 
-def on_reaped(app: Any, job_ids: Sequence[str], results: Sequence[tuple[str, bool]]) -> None:
-    """Hand the jobs the reaper just marked ``lost`` to the alert rules."""
-    for job_id, (status, _) in zip(job_ids, results):
-        if status == JobStatus.LOST.value:
-            hand_off(app, "job_lost", job_id)
+def register(hooks: Hooks) -> None:
+    """Subscribe the alerts feature to the tracking core's hooks."""
+    hooks.job_finished.append(on_job_finished)
+    hooks.duties.append(Duty(REAPER, reap_interval, check_overdue))  # at the reaper's pace
 
 
 def _overdue(tracker: Tracker, now: float) -> list[tuple[str, float]]:

@@ -53,6 +53,8 @@ class Change:
     reap_cutoff: float | None = None
     pipeline_id: str | None = None  # set on publish/start: a cancelled pipeline wins
     on_result: Callable[[str, bool], None] | None = None
+    notify: bool = False  # a final change: the job_finished hooks hear of it once applied
+    origin: Any = None  # the Celery task whose run made the change, if known (for hooks)
 
     def event_data(self) -> str:
         """JSON of the public fields this change writes, for the event stream."""

@@ -17,16 +17,21 @@ Celery handles its ``revoke`` control command in the worker's main process:
 from __future__ import annotations
 
 import logging
+import signal
 import time
 from typing import Any
 
+import redis
 from celery.states import REVOKED
 from celery.worker import state as worker_state
 from kombu.exceptions import KombuError
 from redis import RedisError
 
-from .record import iso
-from .task import TrackedTask
+from .. import lifecycle, transitions
+from ..record import iso
+from ..states import JobStatus
+from ..task import TrackedTask
+from ..tracker import get_tracker
 
 logger = logging.getLogger(__name__)
 
@@ -78,3 +83,58 @@ def announce_revoked(app: Any, request: Any, **fields: Any) -> None:
                             **fields)
     except (OSError, KombuError, RedisError) as exc:  # a courtesy to Flower, never an error
         logger.debug("regiq: task-revoked event of job %s not sent: %s", request.id, exc)
+
+
+def on_revoked(task: Any, request: Any, expired: bool, terminated: bool = False,
+               signum: Any = None) -> None:
+    """Celery revoked a job (from regiq, Flower or ``celery control``): cancelled.
+
+    A queued job never ran; a terminated one ends ``cancelled`` too (never ``failed``),
+    its cancel record saying so and naming the signal. The running process's own end
+    is not written (see :func:`on_finished`), so no failure alert is raised.
+    """
+    now = time.time()
+    tracker = get_tracker(task.app)
+    reason = "expired" if expired else OUTSIDE_REASON
+    cancel: dict[str, Any] = {"requested": True, "reason": reason, "requested_by": None,
+                              "requested_at": iso(now)}
+    fill = {**transitions.identity(request.id, task.name, now,
+                                   lifecycle.job_lineage(request.get, request.id,
+                                            request.get(lifecycle.PIPELINE_HEADER))),
+            **transitions.task_options(task), "cancel": cancel}
+    change = transitions.ended_elsewhere(request.id, JobStatus.CANCELLED, now, None, fill)
+    if terminated:
+        _terminated(task, request, change, cancel, signal_name(signum))
+    tracker.submit(lifecycle.ending(change, task))
+
+
+def _terminated(task: Any, request: Any, change: Any, cancel: dict[str, Any],
+                signame: str | None) -> None:
+    """Make a revoke's change say that the job was terminated, and by which signal."""
+    earlier = _cancel_record(get_tracker(task.app), request.id)
+    change.set["cancel"] = {**(earlier or cancel), "terminated": True, "signal": signame}
+
+    def on_result(status: str, _cancelled: bool) -> None:
+        if status == JobStatus.CANCELLED:
+            announce_revoked(task.app, request, terminated=True, signum=signame,
+                             expired=False)
+    change.on_result = on_result
+
+
+def _cancel_record(tracker: Any, job_id: str) -> dict[str, Any] | None:
+    """The job's cancel record so far (a terminate adds to it); None if unreadable."""
+    try:
+        return tracker.store.cancel_record(job_id)
+    except (redis.RedisError, ValueError) as exc:  # the change keeps a new record
+        logger.warning("regiq: cancel record of job %s not read: %s", job_id, exc)
+        return None
+
+
+def signal_name(signum: Any) -> str | None:
+    """``SIGTERM`` for 15 or ``"15"``; other values as given, None stays None."""
+    if signum is None:
+        return None
+    try:
+        return signal.Signals(int(signum)).name
+    except (TypeError, ValueError):
+        return str(signum)

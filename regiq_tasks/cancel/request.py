@@ -15,11 +15,11 @@ import logging
 import time
 from typing import Any
 
-from .api import _job_id, _reachable, _tracker, get_pipeline
-from .errors import InvalidParameter, JobNotCancellable, JobNotFound
-from .filters import text_arg
-from .history import repository
-from .record import iso
+from ..api import _job_id, _reachable, _tracker, get_pipeline
+from ..errors import InvalidParameter, JobNotCancellable, JobNotFound
+from ..filters import text_arg
+from ..history import repository
+from ..record import iso
 
 logger = logging.getLogger(__name__)
 
