@@ -12,6 +12,7 @@ from celery.exceptions import TaskRevokedError
 
 from regiq_tasks import cancel_job, get_history, get_job
 from regiq_tasks.tracker import get_tracker
+from tests.monitor_support import Monitor
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.prefork
@@ -49,6 +50,8 @@ def test_a_terminate_revoke_ends_cancelled_saying_so_and_raises_no_alert(
     cancel = job["cancel"]
     assert cancel["reason"] == "revoked outside regiq" and cancel["requested_by"] is None
     assert cancel["terminated"] is True and cancel["signal"] == "SIGTERM"
+    shown = Monitor(app).json(f"/status/jobs/{result.id}")["cancel"]  # and through REST
+    assert (shown["terminated"], shown["signal"]) == (True, "SIGTERM")
     assert 5 <= job["progress"]["current"] < 600
     wait_for(lambda: archived_as(app, result.id, "cancelled"), 10, "history row")
     assert alert_queue_length(app, prefix) == 0  # no job_failed alert was handed off

@@ -138,6 +138,8 @@ class CancelInfo(Schema):
     requested_by = _out_str()
     requested_at = _time()
     terminate = fields.Boolean()
+    terminated = fields.Boolean()  # the job's process was terminated (a forced cancel)
+    signal = _out_str()  # the signal that terminated it, e.g. SIGTERM
 
 
 class Resources(Schema):
