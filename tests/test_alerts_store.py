@@ -90,6 +90,7 @@ def test_folded_job_ids_are_bounded_to_the_latest(history_engine: Engine) -> Non
 
 @pytest.fixture
 def db_app(make_app: Callable[..., Celery], database_url: str) -> Celery:
+    upgrade(database_url)  # as a worker's start or `regiq db upgrade` leaves it
     return make_app(database_url=database_url)
 
 

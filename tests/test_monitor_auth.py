@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from celery import Celery
 
+from regiq_tasks.history import upgrade
 from regiq_tasks.history.tokens import create_token, list_tokens, revoke_token
 from regiq_tasks.tracker import get_tracker
 from tests.monitor_support import Monitor
@@ -71,6 +72,7 @@ def test_a_failed_auth_says_so_with_a_challenge(monitor: Monitor) -> None:
 
 def test_a_stored_token_works_until_it_is_revoked_and_names_the_canceller(
         app: Celery, database_url: str, make_app: Any) -> None:
+    upgrade(database_url)  # as a worker's start or `regiq db upgrade` leaves it
     app = make_app(database_url=database_url)
     monitor = Monitor(app, REGIQ_API_TOKENS="")
     engine = get_tracker(app).engine

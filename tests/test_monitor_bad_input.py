@@ -16,6 +16,7 @@ from celery import Celery
 
 from regiq_tasks import get_history
 from regiq_tasks.errors import InvalidParameter
+from regiq_tasks.history import upgrade
 from tests.monitor_support import Monitor
 
 HUGE = "9" * 40  # a number no datetime or BIGINT holds
@@ -27,6 +28,7 @@ def cursor_of(text: str) -> str:
 
 @pytest.fixture
 def pg_monitor(make_app: Callable[..., Celery], postgresql_url: str) -> Monitor:
+    upgrade(postgresql_url)  # as a worker's start or `regiq db upgrade` leaves it
     return Monitor(make_app(database_url=postgresql_url))
 
 

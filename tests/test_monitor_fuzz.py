@@ -32,6 +32,7 @@ from schemathesis.hooks import HookDispatcher
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from regiq_tasks import get_job
+from regiq_tasks.history import upgrade
 from tests.fixtures.services import thread_worker
 from tests.monitor_support import Monitor
 from tests.waiting import wait_for
@@ -61,6 +62,7 @@ def report() -> Iterator[None]:
 @pytest.fixture
 def pg_app(make_app: Callable[..., Celery], postgresql_url: str) -> Iterator[Celery]:
     """A test app on PostgreSQL with a worker, a succeeded, a failed and a queued job."""
+    upgrade(postgresql_url)  # as a worker's start or `regiq db upgrade` leaves it
     app = make_app(database_url=postgresql_url)
     with thread_worker(app):
         ok = app.tasks["t.add"].delay(1, 2)
