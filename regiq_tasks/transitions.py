@@ -6,9 +6,10 @@ import reprlib
 import traceback as tb
 from typing import Any
 
+from .keys import index_member
 from .runtime import JobRuntime
 from .states import JobStatus
-from .store import Change, index_member
+from .store import Change
 
 ARGS_PREVIEW_MAX = 512
 ERROR_MESSAGE_MAX = 2000
