@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from .errors import ConfigurationError
@@ -35,8 +36,11 @@ DEFAULT_RESOURCE_INTERVAL = 0.5  # s: RSS sampling period in processes that run 
 DEFAULT_AUTO_MIGRATE = True  # workers bring the history schema to head before archiving
 
 
-def _to_bool(raw: str) -> bool:
-    lowered = raw.strip().lower()
+def _to_bool(raw: Any) -> bool:
+    """A boolean as given, or one spelled as in ``REGIQ_AUTO_MIGRATE=no``."""
+    if isinstance(raw, bool):
+        return raw
+    lowered = str(raw).strip().lower()
     if lowered in {"1", "true", "yes", "on"}:
         return True
     if lowered in {"0", "false", "no", "off", ""}:
@@ -71,7 +75,6 @@ class Settings:
     redis_timeout: float = DEFAULT_REDIS_TIMEOUT
     resource_interval: float = DEFAULT_RESOURCE_INTERVAL
     auto_migrate: bool = DEFAULT_AUTO_MIGRATE
-    extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         for name in ("progress_interval", "live_ttl", "lost_after", "cancel_grace",
@@ -116,9 +119,8 @@ class Settings:
     def from_sources(cls, conf: Mapping[str, Any], environ: Mapping[str, str]) -> Settings:
         """Build settings from a ``regiq_*`` mapping and an environment mapping."""
         values: dict[str, Any] = {}
+        types = typing.get_type_hints(cls)
         for f in dataclasses.fields(cls):
-            if f.name == "extra":
-                continue
             raw: Any = conf.get(f"regiq_{f.name}")
             source = f"regiq_{f.name}"
             if raw is None:
@@ -126,19 +128,18 @@ class Settings:
                 source = f"REGIQ_{f.name.upper()}"
             if raw is None:
                 continue
-            values[f.name] = _coerce(f.name, f.type, raw, source)
+            values[f.name] = _convert(types[f.name], raw, source)
         return cls(**values)
 
 
-def _coerce(name: str, type_name: Any, raw: Any, source: str) -> Any:
-    kind = str(type_name)
+# How a value from the app's config or the environment becomes a setting of each type.
+_CONVERTERS: dict[Any, Callable[[Any], Any]] = {
+    bool: _to_bool, int: int, float: float, str: str, str | None: str}
+
+
+def _convert(kind: Any, raw: Any, source: str) -> Any:
+    """``raw`` as a setting of type ``kind``; a bad value names its ``source``."""
     try:
-        if kind == "bool":
-            return raw if isinstance(raw, bool) else _to_bool(str(raw))
-        if kind == "int":
-            return int(raw)
-        if kind == "float":
-            return float(raw)
+        return _CONVERTERS[kind](raw)
     except (TypeError, ValueError) as exc:
         raise ConfigurationError(f"{source}: {exc}") from None
-    return str(raw) if raw is not None else None

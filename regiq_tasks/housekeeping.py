@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .archive import Archiver
 from .hooks import Duty, Hooks, JobEnded
+from .keys import ARCHIVER_LOCK, EXPIRY_LOCK, REAPER_LOCK
 from .lease import Lease
 from .record import iso
 from .states import JobStatus
@@ -32,7 +33,7 @@ EXPIRY_INTERVAL = 5.0  # s between live-store expiry passes
 ERROR_BACKOFF = 2.0  # s to wait after a failed pass
 ARCHIVE_PAUSE = 0.5  # s to let finished jobs gather after a short batch (rows within ~1 s)
 _ATTR = "_regiq_housekeeper"
-ARCHIVER, REAPER, EXPIRY = "archiver", "reaper", "expiry"  # lease names of the core duties
+ARCHIVER, REAPER, EXPIRY = ARCHIVER_LOCK, REAPER_LOCK, EXPIRY_LOCK  # the core duties' leases
 
 
 def reap_interval(settings: Any) -> float:

@@ -28,7 +28,7 @@ def install(app: Any, **settings: Any) -> Any:
     from regiq_tasks.signals import connect
 
     for name, value in settings.items():
-        if name not in Settings.__dataclass_fields__ or name == "extra":
+        if name not in Settings.__dataclass_fields__:
             raise ValueError(f"install: unknown regiq setting {name!r}")
         app.conf[f"regiq_{name}"] = value
     Settings.from_app(app)  # bad settings fail here, not at the first task

@@ -1,44 +1,46 @@
-"""A Redis lease: at most one holder of a named duty at a time, renewed while held."""
+"""A Redis lease: at most one holder of a named duty at a time, renewed while held.
+
+The lock is redis-py's :class:`redis.lock.Lock`: a random token set with ``SET NX PX``,
+renewed (``reacquire``) and released only by the holder of that token. What Lock lacks
+is the one step a duty loop takes each tick, and that is all :class:`Lease` adds:
+:meth:`Lease.hold` renews the lease while it is ours and otherwise tries once, without
+blocking, to take it, so one call (one round trip while held or free) answers "may I do
+the duty now?". When the renew finds the key gone or someone else's (Redis came back
+empty, or the lease ran out), the same call takes the lease again if it is free.
+Lock's token is kept per object, not per thread (``thread_local=False``): the loop that
+holds a lease and the code that releases it at shutdown may run in different threads.
+"""
 
 from __future__ import annotations
 
-import uuid
-
 import redis
-
-_RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return 0
-"""
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
+from redis.exceptions import LockError
+from redis.lock import Lock
 
 
 class Lease:
     """A named lease in Redis; :meth:`hold` acquires or renews it."""
 
     def __init__(self, client: redis.Redis, key: str, ttl: float) -> None:
-        self.client = client
         self.key = key
-        self.ttl_ms = max(1, int(ttl * 1000))
-        self.token = uuid.uuid4().hex
-        self._renew = client.register_script(_RENEW)
-        self._release = client.register_script(_RELEASE)
+        self.lock = Lock(client, key, timeout=ttl, blocking=False, thread_local=False)
         self.held = False
 
     def hold(self) -> bool:
         """Acquire the lease if free or renew it if ours; True while we hold it."""
-        if self.held and self._renew(keys=[self.key], args=[self.token, self.ttl_ms]):
-            return True
-        self.held = bool(self.client.set(self.key, self.token, nx=True, px=self.ttl_ms))
+        if self.held:
+            try:
+                return self.lock.reacquire()
+            except LockError:  # not ours any more (expired, taken, or Redis restarted empty)
+                pass
+        self.held = bool(self.lock.acquire(blocking=False))
         return self.held
 
     def release(self) -> None:
         """Give the lease up if we hold it."""
         if self.held:
-            self._release(keys=[self.key], args=[self.token])
+            try:
+                self.lock.release()
+            except LockError:  # it ran out or passed to another holder meanwhile
+                pass
             self.held = False

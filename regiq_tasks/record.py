@@ -69,10 +69,3 @@ def record_from_hash(raw: Mapping[Any, Any]) -> dict[str, Any] | None:
     total = _number(h["progress_total"]) if h.get("progress_total") else None
     rec["progress"] = progress_block(current, total, h.get("progress_message") or None)
     return rec
-
-
-def epoch(value: str | None) -> float | None:
-    """Parse an ISO-8601 string produced by :func:`iso` back to epoch seconds."""
-    if value is None:
-        return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()

@@ -5,10 +5,11 @@ from __future__ import annotations
 import traceback as tb
 from typing import Any
 
+from .keys import index_member
 from .redact import ARGS_PREVIEW_MAX, args_preview  # noqa: F401  (lifecycle calls it here)
 from .runtime import JobRuntime
 from .states import JobStatus
-from .store import Change, index_member
+from .store import Change
 
 ERROR_MESSAGE_MAX = 2000
 TRACEBACK_MAX = 8000

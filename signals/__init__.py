@@ -1,9 +1,10 @@
 """Celery signal receivers that turn task and worker lifecycle into live-store writes.
 
 Nothing happens at import: :func:`connect` wires the receivers (once per process,
-with a ``dispatch_uid``) and registers the app whose tracked tasks they serve.
+with a ``dispatch_uid``) and registers the app whose tracked tasks they serve;
+:func:`disconnect` forgets the app again.
 """
 
-from .handlers import connect, connected_apps
+from .handlers import connect, disconnect
 
-__all__ = ["connect", "connected_apps"]
+__all__ = ["connect", "disconnect"]

@@ -23,11 +23,6 @@ from regiq_tasks.tracker import get_tracker
 _apps: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
-def connected_apps() -> list[Any]:
-    """The Celery apps tracking is connected for in this process."""
-    return list(_apps)
-
-
 def _tracked(name: str) -> Any:
     task = publishing_task()
     if task is not None and task.name == name:
@@ -127,3 +122,13 @@ def connect(app: Any) -> None:
     _apps.add(app)
     for signal, receiver in _RECEIVERS:
         signal.connect(receiver, weak=False, dispatch_uid=f"regiq.{receiver.__name__}")
+
+
+def disconnect(app: Any) -> None:
+    """Undo :func:`connect` for ``app`` (idempotent).
+
+    Its tasks are no longer looked up at publish, and worker start, stop and process
+    signals no longer run its housekeeping or close its tracker. The receivers stay
+    connected for the other apps of the process.
+    """
+    _apps.discard(app)

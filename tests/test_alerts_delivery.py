@@ -23,7 +23,7 @@ from regiq_tasks.alerts import (
 from regiq_tasks.alerts.cli import alerts
 from regiq_tasks.alerts.evaluate import evaluate
 from regiq_tasks.alerts.tasks import WEBHOOK_BACKOFF, webhook_backoff
-from regiq_tasks.signals.handlers import _apps
+from regiq_tasks.signals import disconnect
 from tests import cli_target
 from tests.test_alerts_support import (
     WebhookServer,
@@ -101,7 +101,7 @@ def test_install_routes_the_alert_tasks_and_leaves_the_users_routes_alone(
         install(user, key_prefix="user-route-test:")
         install(user, key_prefix="user-route-test:")  # twice: still one route of ours
     finally:
-        _apps.discard(user)
+        disconnect(user)
     routes = user.conf.task_routes
     assert len(routes) == 2 and routes[1] == {"pipeline.*": {"queue": "heavy"}}
     assert user.amqp.router.route({}, "pipeline.ingest")["queue"].name == "heavy"

@@ -1,5 +1,7 @@
 """Settings: app config first, then environment, then defaults; bad values refused."""
 
+import dataclasses
+
 import pytest
 
 from regiq_tasks.config import Settings
@@ -35,3 +37,23 @@ def test_postgresql_urls_map_to_the_psycopg_driver() -> None:
 def test_bad_values_raise_configuration_errors_naming_the_setting(env: dict, message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         Settings.from_sources({}, env)
+
+
+# A value of each setting type as the environment spells it, and what it becomes.
+_SPELLED = {"bool": ("no", False), "int": ("7", 7), "float": ("2.5", 2.5),
+            "str": ("x:", "x:"), "str | None": ("x:", "x:")}
+
+
+def test_every_setting_is_read_from_the_environment_as_its_type() -> None:
+    fields = dataclasses.fields(Settings)
+    s = Settings.from_sources({}, {f"REGIQ_{f.name.upper()}": _SPELLED[str(f.type)][0]
+                                   for f in fields})
+    assert {f.name: getattr(s, f.name) for f in fields} == \
+        {f.name: _SPELLED[str(f.type)][1] for f in fields}
+
+
+def test_app_config_values_keep_their_python_types() -> None:
+    s = Settings.from_sources({"regiq_auto_migrate": False, "regiq_events_maxlen": 5,
+                               "regiq_live_ttl": 10}, {"REGIQ_AUTO_MIGRATE": "yes"})
+    assert (s.auto_migrate, s.events_maxlen, s.live_ttl) == (False, 5, 10.0)
+    assert isinstance(s.live_ttl, float)

@@ -1,16 +1,36 @@
 """Every Redis key literal is pinned: changing one is a data migration."""
 
 import pytest
+import redis
 
-from regiq_tasks.keys import (ARCHIVER_GROUP, RELAY_LOCK, ROOM_ALL, Keys, job_room,
-                              pipeline_room, type_room)
+from regiq_tasks.keys import (
+    ARCHIVER_GROUP,
+    ARCHIVER_LOCK,
+    EXPIRY_LOCK,
+    INDEX_DIMENSIONS,
+    INDEX_FIELDS,
+    REAPER_LOCK,
+    RELAY_LOCK,
+    ROOM_ALL,
+    Keys,
+    index_member,
+    index_member_us,
+    job_room,
+    lua_prelude,
+    pipeline_room,
+    split_index_member,
+    type_room,
+)
+
+# Every public member of Keys; a new key is pinned below before it joins this list.
+PINNED = {"prefix", "job", "index_all", "index", "running", "expiry", "events", "archive",
+          "archive_dropped", "pipeline_cancel", "lock", "alert_failures", "alert_burst",
+          "alert_overdue", "socketio_channel", "relay_last_id", "live_rooms"}
 
 
 def test_every_key_name_is_pinned() -> None:
     k = Keys("p:")
     assert k.job("abc") == "p:job:abc"
-    assert k.job_prefix == "p:job:"
-    assert k.index_prefix == "p:ix:"
     assert k.index_all == "p:ix:all"
     assert k.index("status", "running") == "p:ix:status:running"
     assert k.index("type", "ingest") == "p:ix:type:ingest"
@@ -21,6 +41,7 @@ def test_every_key_name_is_pinned() -> None:
     assert k.events == "p:events"
     assert k.archive == "p:archive"
     assert k.archive_dropped == "p:archive:dropped"
+    assert k.pipeline_cancel("r1") == "p:pipeline-cancel:r1"
     assert k.lock("archiver") == "p:lock:archiver"
     assert k.alert_failures("ingest") == "p:alerts:failures:ingest"
     assert k.alert_burst("ingest") == "p:alerts:burst:ingest"
@@ -30,6 +51,12 @@ def test_every_key_name_is_pinned() -> None:
     assert k.relay_last_id == "p:live:relay-last-id"
     assert k.live_rooms == "p:live:rooms"
     assert k.lock(RELAY_LOCK) == "p:lock:live-relay"
+    assert [k.lock(n) for n in (ARCHIVER_LOCK, REAPER_LOCK, EXPIRY_LOCK)] == [
+        "p:lock:archiver", "p:lock:reaper", "p:lock:expiry"]
+
+
+def test_no_key_of_keys_py_goes_unpinned() -> None:
+    assert {name for name in dir(Keys("p:")) if not name.startswith("_")} == PINNED
 
 
 def test_every_socketio_room_name_is_pinned() -> None:
@@ -39,6 +66,46 @@ def test_every_socketio_room_name_is_pinned() -> None:
     assert type_room("ingest") == "type:ingest"
 
 
+def test_the_index_member_layout_is_pinned() -> None:
+    assert index_member(1.5, "abc") == "0000000001500000:abc"
+    assert index_member(1764590400.25, "t-1") == "1764590400250000:t-1"
+    assert index_member_us(1_500_000) == "0000000001500000:"
+    assert index_member_us(1_500_000, "abc") == "0000000001500000:abc"
+    assert split_index_member("0000000001500000:a:b") == (1_500_000, "a:b")
+    assert dict(zip(INDEX_DIMENSIONS, INDEX_FIELDS)) == {
+        "status": "status", "type": "type", "worker": "worker", "pipeline": "pipeline_id"}
+
+
 def test_an_unknown_index_dimension_is_refused() -> None:
     with pytest.raises(ValueError, match="no index on 'colour'"):
         Keys("p:").index("colour", "red")
+
+
+_SPELL = """
+local K = keyspace(ARGV[1])
+local out = {K.job('abc'), K.index_all}
+for _, dimension in ipairs(INDEX_DIMENSIONS) do out[#out + 1] = K.index(dimension, 'v') end
+for i = 2, #ARGV do out[#out + 1] = index_member(tonumber(ARGV[i]), 't-1') end
+out[#out + 1] = member_id('0000000001500000:a:b')
+out[#out + 1] = table.concat(INDEX_FIELDS, ',')
+return out
+"""
+_CREATED = ["0", "1.5", "0.000001", "1764590400.25", "1764590400.123456", "1764590400.999999"]
+
+
+def test_the_lua_prelude_spells_keys_and_members_as_keys_py_does(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    spelled = client.eval(lua_prelude() + _SPELL, 0, "p:", *_CREATED)
+    assert spelled == ["p:job:abc", "p:ix:all", "p:ix:status:v", "p:ix:type:v",
+                       "p:ix:worker:v", "p:ix:pipeline:v",
+                       *(index_member(float(c), "t-1") for c in _CREATED),
+                       "a:b", "status,type,worker,pipeline_id"]
+    k = Keys("p:")
+    assert spelled[:6] == [k.job("abc"), k.index_all,
+                           *(k.index(d, "v") for d in INDEX_DIMENSIONS)]
+
+
+def test_the_lua_prelude_refuses_an_unknown_index_dimension(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    with pytest.raises(redis.ResponseError, match="no index on colour"):
+        client.eval(lua_prelude() + "return keyspace('p:').index('colour', 'red')", 0)

@@ -1,7 +1,7 @@
 """The realtime metrics the relay emits every few seconds as the ``metrics`` event.
 
-``{"at", "jobs": {status: live jobs}, "queued", "running", "by_type": {type: {"queued",
-"running", "retrying"}}, "throughput_60s"}``. Counts per status are
+``{"at", "jobs": {<status>: live jobs}, "queued", "running", "by_type": {<type>:
+{"queued", "running", "retrying"}}, "throughput_60s"}``. Counts per status are
 the sizes of the status indexes; counts per type are taken server-side in one Lua call
 over the active indexes (at most :data:`TYPE_SCAN_CAP` jobs per status); throughput
 counts the final transitions the relay read from the event stream in the last 60 s
@@ -18,20 +18,21 @@ from typing import Any
 
 import redis
 
-from regiq_tasks.keys import Keys
+from regiq_tasks.keys import Keys, lua_prelude
 from regiq_tasks.states import ACTIVE_STATUSES, FINAL_STATUSES, JobStatus
 
 THROUGHPUT_WINDOW = 60.0  # s
 TYPE_SCAN_CAP = 5000  # active jobs per status whose type is counted
 PRIME_MAX = 50_000  # stream entries read back to prime the throughput after a takeover
 
+# KEYS: status indexes. ARGV: 1 key prefix, 2 cap. Returns {type, count, ...} per key.
 _BY_TYPE = """
+local K = keyspace(ARGV[1])
 local out = {}
 for i, key in ipairs(KEYS) do
   local counts = {}
   for _, member in ipairs(redis.call('ZRANGE', key, 0, tonumber(ARGV[2]) - 1)) do
-    local id = string.sub(member, 18)
-    local t = redis.call('HGET', ARGV[1] .. id, 'type') or ''
+    local t = redis.call('HGET', K.job(member_id(member)), 'type') or ''
     counts[t] = (counts[t] or 0) + 1
   end
   local flat = {}
@@ -90,7 +91,7 @@ class MetricsReader:
     def __init__(self, client: redis.Redis, keys: Keys) -> None:
         self.client = client
         self.keys = keys
-        self._by_type = client.register_script(_BY_TYPE)
+        self._by_type = client.register_script(lua_prelude() + _BY_TYPE)
 
     def read(self, throughput: Throughput) -> dict[str, Any]:
         """The current metrics."""
@@ -99,7 +100,7 @@ class MetricsReader:
             pipe.zcard(self.keys.index("status", status.value))
         jobs = {s.value: int(n) for s, n in zip(JobStatus, pipe.execute())}
         raw = self._by_type(keys=[self.keys.index("status", s.value) for s in _ACTIVE],
-                            args=[self.keys.job_prefix, TYPE_SCAN_CAP])
+                            args=[self.keys.prefix, TYPE_SCAN_CAP])
         by_type: dict[str, dict[str, int]] = {}
         for status, flat in zip(_ACTIVE, raw):
             for name, n in zip(flat[::2], flat[1::2]):

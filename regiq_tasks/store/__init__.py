@@ -4,6 +4,8 @@ Every write to a job goes through ``apply.lua``, which applies a :class:`Change`
 atomically in one round trip: it never moves a job out of a final status nor back to
 ``queued``, keeps the lex indexes in step with the job's fields, maintains the running
 set, queues finished jobs for the archiver and appends the change to the event stream.
+Each script begins with the key prelude of ``keys.py`` (:func:`~regiq_tasks.keys.lua_prelude`)
+and gets the key prefix as ``ARGV[1]`` where it derives a key.
 """
 
 from __future__ import annotations
@@ -16,18 +18,13 @@ from typing import Any
 
 import redis
 
-from ..keys import Keys
+from ..keys import Keys, index_member, lua_prelude
 from ..record import record_from_hash
 from .query import JobLister
 
 __all__ = ["Change", "LiveStore", "index_member"]
 
 _PRIVATE_FIELDS = frozenset({"_ix", "cancel_requested"})
-
-
-def index_member(created_at: float, job_id: str) -> str:
-    """The lex-index member of a job: fixed-width creation time in µs, then the id."""
-    return f"{int(created_at * 1_000_000):016d}:{job_id}"
 
 
 def encode_value(value: Any) -> str:
@@ -66,7 +63,8 @@ class Change:
 
 
 def _load(name: str) -> str:
-    return resources.files(__package__).joinpath(name).read_text()
+    """A script of this package, after the key prelude."""
+    return lua_prelude() + resources.files(__package__).joinpath(name).read_text()
 
 
 class LiveStore:
@@ -94,7 +92,7 @@ class LiveStore:
             keys.append(k.pipeline_cancel(change.pipeline_id))
         return self._apply(
             keys=keys,
-            args=[k.index_prefix, change.job_id, change.status, self.events_maxlen,
+            args=[k.prefix, change.job_id, change.status, self.events_maxlen,
                   change.event_data() if change.event else "",
                   "" if change.reap_cutoff is None else repr(change.reap_cutoff),
                   len(pairs_set) // 2, *pairs_set, *pairs_fill],
@@ -120,7 +118,7 @@ class LiveStore:
         """Record a cancel request; returns (outcome, status), see ``cancel.lua``."""
         k = self.keys
         raw = self._cancel(keys=[k.job(job_id), k.events, k.archive, k.running],
-                           args=[k.index_prefix, job_id, encode_value(cancel),
+                           args=[k.prefix, job_id, encode_value(cancel),
                                  self.events_maxlen, repr(now), "1" if terminate else "0"])
         return raw[0].decode(), raw[1].decode()
 
@@ -156,8 +154,7 @@ class LiveStore:
 
     def expire_due(self, count: int = 1000) -> int:
         """Drop archived jobs whose live TTL is over; returns how many."""
-        return int(self._expire(keys=[self.keys.expiry],
-                                args=[self.keys.job_prefix, self.keys.index_prefix, count]))
+        return int(self._expire(keys=[self.keys.expiry], args=[self.keys.prefix, count]))
 
     def get(self, job_id: str) -> dict[str, Any] | None:
         """The live record of one job, or None."""

@@ -1,18 +1,18 @@
--- Apply one change to a job: status transition, progress or metadata, atomically.
+-- Apply one change to a job (status transition, progress or metadata) atomically.
 -- KEYS: 1 job hash, 2 events stream, 3 archive stream, 4 running zset,
 --       5 (optional) the pipeline's cancel record: queued/running become cancelled
--- ARGV: 1 index prefix, 2 job id, 3 new status or '', 4 events maxlen,
---       5 event data JSON or '' (no event), 6 reap cutoff or '' (only apply while the
---       job's heartbeat is older than this), 7 number of "set" pairs N,
+-- ARGV: 1 key prefix (of the index keys, see keyspace()), 2 job id, 3 new status or '',
+--       4 events maxlen, 5 event data JSON or '' (no event), 6 reap cutoff or '' (only
+--       apply while the job's heartbeat is older than this), 7 number of "set" pairs N,
 --       then N field/value pairs to overwrite, then field/value pairs to fill if absent.
 -- Returns {status after, cancel_requested flag or ''}.
 local FINAL = {succeeded = true, failed = true, cancelled = true, lost = true}
 local RANK = {queued = 0, running = 1, retrying = 1}
+local K = keyspace(ARGV[1])
 local job, id, new = KEYS[1], ARGV[2], ARGV[3]
-local cur = redis.call('HMGET', job, 'status', 'type', 'worker', 'pipeline_id', '_ix',
-                       'cancel_requested')
-local status = cur[1]
-if status and FINAL[status] then return {status, cur[6] or ''} end
+local cur = read_job(job, {'_ix', 'cancel_requested'})
+local status = cur.status
+if status and FINAL[status] then return {status, cur.cancel_requested or ''} end
 if not status and new == '' then return {'', ''} end
 if ARGV[6] ~= '' then
   if not status then redis.call('ZREM', KEYS[4], id) return {'', ''} end
@@ -20,7 +20,7 @@ if ARGV[6] ~= '' then
   if not beat or tonumber(beat) > tonumber(ARGV[6]) then return {status or '', ''} end
 end
 if new ~= '' and status and not FINAL[new] and RANK[new] < RANK[status] then new = '' end
-if new == 'lost' and cur[6] == '1' then new = 'cancelled' end  -- a forced cancel
+if new == 'lost' and cur.cancel_requested == '1' then new = 'cancelled' end  -- a forced cancel
 local pipeline_cancel = nil
 if KEYS[5] and (new == 'queued' or new == 'running') then
   pipeline_cancel = redis.call('GET', KEYS[5])
@@ -44,7 +44,7 @@ if not status then
   redis.call('HSETNX', job, 'id', id)
   redis.call('HSETNX', job, 'created_at', now)
   local created = tonumber(redis.call('HGET', job, 'created_at')) or now
-  redis.call('HSETNX', job, '_ix', string.format('%016.0f:%s', math.floor(created * 1e6), id))
+  redis.call('HSETNX', job, '_ix', index_member(created, id))
 end
 if pipeline_cancel then
   redis.call('HSETNX', job, 'cancel', pipeline_cancel)
@@ -53,27 +53,26 @@ if pipeline_cancel then
 end
 if new ~= '' then redis.call('HSET', job, 'status', new) end
 if new == 'cancelled' and ARGV[3] == 'lost' then redis.call('HDEL', job, 'error') end
-local after = redis.call('HMGET', job, 'status', 'type', 'worker', 'pipeline_id', '_ix',
-                         'created_at', 'started_at', 'finished_at', 'queue_wait_s',
-                         'duration_s')
-if after[7] and after[6] and not after[9] then
-  redis.call('HSET', job, 'queue_wait_s', math.max(0, tonumber(after[7]) - tonumber(after[6])))
+local after = read_job(job, {'_ix', 'created_at', 'started_at', 'finished_at',
+                             'queue_wait_s', 'duration_s'})
+if after.started_at and after.created_at and not after.queue_wait_s then
+  redis.call('HSET', job, 'queue_wait_s',
+             math.max(0, tonumber(after.started_at) - tonumber(after.created_at)))
 end
-if after[8] and after[7] and not after[10] then
-  redis.call('HSET', job, 'duration_s', math.max(0, tonumber(after[8]) - tonumber(after[7])))
+if after.finished_at and after.started_at and not after.duration_s then
+  redis.call('HSET', job, 'duration_s',
+             math.max(0, tonumber(after.finished_at) - tonumber(after.started_at)))
 end
-local P = ARGV[1]
-local oldix, newix = cur[5], after[5]
+local oldix, newix = cur._ix, after._ix
 if newix and oldix ~= newix then
-  if oldix then redis.call('ZREM', P .. 'all', oldix) end
-  redis.call('ZADD', P .. 'all', 0, newix)
+  if oldix then redis.call('ZREM', K.index_all, oldix) end
+  redis.call('ZADD', K.index_all, 0, newix)
 end
-local dims = {'status', 'type', 'worker', 'pipeline'}
-for d = 1, 4 do
-  local o, n = cur[d], after[d]
+for d, dimension in ipairs(INDEX_DIMENSIONS) do
+  local o, n = cur[INDEX_FIELDS[d]], after[INDEX_FIELDS[d]]
   if newix and (o ~= n or oldix ~= newix) then
-    if o and oldix then redis.call('ZREM', P .. dims[d] .. ':' .. o, oldix) end
-    if n then redis.call('ZADD', P .. dims[d] .. ':' .. n, 0, newix) end
+    if o and oldix then redis.call('ZREM', K.index(dimension, o), oldix) end
+    if n then redis.call('ZADD', K.index(dimension, n), 0, newix) end
   end
 end
 if new == 'running' then
@@ -86,6 +85,6 @@ if new ~= '' and FINAL[new] then
 end
 if ARGV[5] ~= '' then
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'id', id, 'status',
-             after[1] or '', 'data', ARGV[5])
+             after.status or '', 'data', ARGV[5])
 end
-return {after[1] or '', redis.call('HGET', job, 'cancel_requested') or ''}
+return {after.status or '', redis.call('HGET', job, 'cancel_requested') or ''}

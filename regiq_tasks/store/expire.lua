@@ -1,17 +1,17 @@
 -- Remove archived jobs whose live TTL is over from the live store and its indexes.
--- KEYS: 1 expiry zset. ARGV: 1 job key prefix, 2 index prefix, 3 max count.
--- Returns the number of jobs removed.
+-- KEYS: 1 expiry zset. ARGV: 1 key prefix (the job and index keys, see keyspace()),
+-- 2 max count. Returns the number of jobs removed.
+local K = keyspace(ARGV[1])
 local t = redis.call('TIME')
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', t[1], 'LIMIT', 0, tonumber(ARGV[3]))
-local dims = {'status', 'type', 'worker', 'pipeline'}
-local P = ARGV[2]
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', t[1], 'LIMIT', 0, tonumber(ARGV[2]))
 for _, id in ipairs(ids) do
-  local job = ARGV[1] .. id
-  local f = redis.call('HMGET', job, 'status', 'type', 'worker', 'pipeline_id', '_ix')
-  if f[5] then
-    redis.call('ZREM', P .. 'all', f[5])
-    for d = 1, 4 do
-      if f[d] then redis.call('ZREM', P .. dims[d] .. ':' .. f[d], f[5]) end
+  local job = K.job(id)
+  local f = read_job(job, {'_ix'})
+  if f._ix then
+    redis.call('ZREM', K.index_all, f._ix)
+    for d, dimension in ipairs(INDEX_DIMENSIONS) do
+      local value = f[INDEX_FIELDS[d]]
+      if value then redis.call('ZREM', K.index(dimension, value), f._ix) end
     end
   end
   redis.call('DEL', job)

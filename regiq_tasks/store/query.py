@@ -7,7 +7,7 @@ from typing import Any
 import redis
 
 from ..filters import JobQuery, encode_cursor
-from ..keys import Keys
+from ..keys import Keys, index_member_us, split_index_member
 from ..record import record_from_hash
 
 # Each scan step reads at most this many index members.
@@ -25,11 +25,11 @@ def _bounds(q: JobQuery) -> tuple[str, str]:
     """Lex bounds (max, min) for a newest-first scan honouring cursor, since and until."""
     high = "+"
     if q.until is not None:
-        high = f"({_us(q.until):016d}:"
+        high = "(" + index_member_us(_us(q.until))
     if q.after is not None:
-        after = f"({q.after[0]:016d}:{q.after[1]}"
+        after = "(" + index_member_us(*q.after)
         high = after if high == "+" else min(high, after)
-    low = f"[{_us(q.since):016d}:" if q.since is not None else "-"
+    low = "[" + index_member_us(_us(q.since)) if q.since is not None else "-"
     return high, low
 
 
@@ -74,7 +74,7 @@ class JobLister:
                 index, high, low, desc=True, bylex=True, offset=0, num=chunk)
             if not members:
                 break
-            ids = [m.decode().split(":", 1)[1] for m in members]
+            ids = [split_index_member(m.decode())[1] for m in members]
             pipe = self.client.pipeline(transaction=False)
             for job_id in ids:
                 pipe.hgetall(self.keys.job(job_id))
@@ -89,8 +89,7 @@ class JobLister:
         page = found[: q.limit]
         next_cursor = None
         if len(found) > q.limit:
-            us, job_id = page[-1][0].split(":", 1)
-            next_cursor = encode_cursor(int(us), job_id)
+            next_cursor = encode_cursor(*split_index_member(page[-1][0]))
         return [rec for _, rec in page], next_cursor
 
     def pipeline_records(self, pipeline_id: str, limit: int = 10_000) -> list[dict[str, Any]]:
@@ -99,5 +98,5 @@ class JobLister:
             self.keys.index("pipeline", pipeline_id), "-", "+", bylex=True, offset=0, num=limit)
         pipe = self.client.pipeline(transaction=False)
         for member in members:
-            pipe.hgetall(self.keys.job(member.decode().split(":", 1)[1]))
+            pipe.hgetall(self.keys.job(split_index_member(member.decode())[1]))
         return [r for r in (record_from_hash(h) for h in pipe.execute()) if r is not None]
