@@ -12,7 +12,7 @@ from openapi_spec_validator import validate
 from regiq_tasks.monitor import create_app
 from regiq_tasks.errors import ConfigurationError
 from tests.fixtures.redis_server import free_port
-from tests.monitor_support import Monitor
+from tests.fixtures.monitor import Monitor
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 

@@ -16,8 +16,8 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from regiq_tasks import get_job
-from tests.monitor_support import Monitor
-from tests.waiting import wait_for
+from tests.fixtures.monitor import Monitor
+from tests.fixtures.waiting import wait_for
 
 ADMIN = Monitor.headers("admin")
 
