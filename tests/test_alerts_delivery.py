@@ -30,9 +30,9 @@ from tests.fixtures.alerts import (
     alert_worker,
     alerts_of,
     define_alert_tasks,
-    free_port,
     wait_alert,
 )
+from tests.fixtures.ports import free_port
 from tests.fixtures.waiting import wait_for
 
 

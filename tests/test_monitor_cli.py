@@ -16,7 +16,7 @@ from celery import Celery
 from click.testing import CliRunner
 
 from regiq_tasks.cli import main
-from tests.fixtures.redis_server import free_port
+from tests.fixtures.ports import free_port
 from tests.fixtures.services import ROOT
 from tests.fixtures.waiting import wait_for
 
