@@ -13,8 +13,8 @@ from celery import Celery
 from regiq_tasks import get_job
 from regiq_tasks.housekeeping import start_housekeeper, stop_housekeeper
 from regiq_tasks.tracker import get_tracker
-from tests.test_alerts_support import alert_worker, alerts_of, define_alert_tasks, wait_alert
-from tests.waiting import wait_for
+from tests.fixtures.alerts import alert_worker, alerts_of, define_alert_tasks, wait_alert
+from tests.fixtures.waiting import wait_for
 
 Start = Callable[..., Any]
 

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 import pytest
 from celery import Celery
 from click.testing import CliRunner
+from regiq_tasks.signals import disconnect
 
 from regiq_tasks import ConfigurationError
 from regiq_tasks.alerts import (
@@ -23,17 +24,16 @@ from regiq_tasks.alerts import (
 from regiq_tasks.alerts.cli import alerts
 from regiq_tasks.alerts.evaluate import evaluate
 from regiq_tasks.alerts.tasks import WEBHOOK_BACKOFF, webhook_backoff
-from regiq_tasks.signals import disconnect
-from tests import cli_target
-from tests.test_alerts_support import (
+from tests.fixtures import cli_target
+from tests.fixtures.alerts import (
     WebhookServer,
     alert_worker,
     alerts_of,
     define_alert_tasks,
-    free_port,
     wait_alert,
 )
-from tests.waiting import wait_for
+from tests.fixtures.ports import free_port
+from tests.fixtures.waiting import wait_for
 
 
 def test_the_json_webhook_receives_new_and_resolved_alerts(
@@ -159,7 +159,7 @@ def test_the_alerts_command_lists_and_resolves(app: Celery) -> None:
         alert = wait_alert(app, rule="job_failed")
     cli_target.app = app
     runner = CliRunner()
-    target = ["--app", "tests.cli_target:app"]
+    target = ["--app", "tests.fixtures.cli_target:app"]
     try:
         listed = runner.invoke(alerts, ["list", "--status", "open", *target])
         assert listed.exit_code == 0, listed.output

@@ -9,7 +9,7 @@ import pytest
 from celery import Celery
 
 from regiq_tasks import ConfigurationError, get_history, get_job, get_pipeline, install, list_jobs
-from tests.waiting import wait_for
+from tests.fixtures.waiting import wait_for
 
 
 def test_an_unknown_job_id_gives_none(app: Celery) -> None:

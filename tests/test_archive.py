@@ -16,7 +16,7 @@ from regiq_tasks.history import JobHistory, make_engine, upgrade
 from regiq_tasks.states import JobStatus
 from regiq_tasks.store import Change, index_member
 from regiq_tasks.tracker import get_tracker
-from tests.waiting import wait_for
+from tests.fixtures.waiting import wait_for
 
 
 def finish_jobs(app: Celery, n: int, status: JobStatus = JobStatus.SUCCEEDED) -> list[str]:

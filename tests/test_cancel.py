@@ -9,10 +9,16 @@ from typing import Any
 import pytest
 from celery import Celery, chain
 
-from regiq_tasks import (JobNotCancellable, JobNotFound, cancel_job, cancel_pipeline,
-                         get_history, get_job)
+from regiq_tasks import (
+    JobNotCancellable,
+    JobNotFound,
+    cancel_job,
+    cancel_pipeline,
+    get_history,
+    get_job,
+)
 from regiq_tasks.tracker import get_tracker
-from tests.waiting import wait_for
+from tests.fixtures.waiting import wait_for
 
 pytestmark = pytest.mark.prefork
 Start = Callable[..., Any]

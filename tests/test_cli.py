@@ -17,9 +17,9 @@ from click.testing import CliRunner
 
 from regiq_tasks.cli import main
 from regiq_tasks.history.db import head_revision
-from tests import cli_target
+from tests.fixtures import cli_target
+from tests.fixtures.alerts import alert_worker, define_alert_tasks, wait_alert
 from tests.fixtures.services import ROOT
-from tests.test_alerts_support import alert_worker, define_alert_tasks, wait_alert
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def run(app: Celery) -> Any:
     runner = CliRunner()
 
     def invoke(*args: str) -> Any:
-        return runner.invoke(main, [*args, "--app", "tests.cli_target:app"]
+        return runner.invoke(main, [*args, "--app", "tests.fixtures.cli_target:app"]
                              if args[0] == "jobs" else list(args))
     yield invoke
     cli_target.app = None
@@ -128,7 +128,8 @@ def on_terminal(args: list[str], env: dict[str, str]) -> str:
 
 @pytest.fixture
 def terminal_env(prefix: str, redis_url: str, sqlite_url: str) -> dict[str, str]:
-    """Environment of a `regiq` subprocess on `--app tests.worker_app:app` (this test's app)."""
+    """Environment of a `regiq` subprocess on `--app tests.fixtures.worker_app:app` (this
+    test's app)."""
     return {**os.environ, "PYTHONPATH": str(ROOT), "REGIQ_TEST_PREFIX": prefix,
             "REGIQ_TEST_REDIS_URL": redis_url, "REGIQ_TEST_DATABASE_URL": sqlite_url,
             "COLUMNS": "200", "TERM": "xterm"}
@@ -142,7 +143,7 @@ def test_listings_print_a_table_on_a_terminal_and_json_with_the_json_flag(
         failed = app.tasks["t.fail"].delay("bad document")
         wait_alert(app, rule="job_failed", severity="CRITICAL")
     queued = app.tasks["t.add"].delay(1, 2)
-    app_args = ["--app", "tests.worker_app:app"]
+    app_args = ["--app", "tests.fixtures.worker_app:app"]
 
     jobs = on_terminal(["jobs", "list", *app_args], terminal_env)
     assert "Live jobs (2)" in jobs and "{" not in jobs
@@ -166,5 +167,5 @@ def test_listings_print_json_when_their_output_is_piped(app: Celery, run: Any) -
         assert out.exit_code == 0, out.output
         assert set(json.loads(out.output)) == {"items", "next_cursor"}
     assert [j["id"] for j in json.loads(run("jobs", "list").output)["items"]] == [queued.id]
-    alerts = CliRunner().invoke(main, ["alerts", "list", "--app", "tests.cli_target:app"])
+    alerts = CliRunner().invoke(main, ["alerts", "list", "--app", "tests.fixtures.cli_target:app"])
     assert json.loads(alerts.output) == {"items": [], "next_cursor": None}

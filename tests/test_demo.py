@@ -28,7 +28,7 @@ from rich.console import Console
 from regiq_tasks.demo import display, documents
 from regiq_tasks.demo.tasks import Submitted
 from tests.fixtures.services import ROOT
-from tests.waiting import wait_for
+from tests.fixtures.waiting import wait_for
 
 FAST = 1  # PBKDF2 rounds for unit tests: the logic, not the CPU load
 

@@ -31,10 +31,10 @@ from regiq_tasks.history import JobHistory
 from regiq_tasks.history.repository import get_job as history_job
 from regiq_tasks.housekeeping import start_housekeeper, stop_housekeeper
 from regiq_tasks.tracker import get_tracker
+from tests.fixtures.live import JobWriter, LiveClient, ServedMonitor
 from tests.fixtures.redis_server import RedisServer
 from tests.fixtures.services import thread_worker
-from tests.live_support import JobWriter, LiveClient, ServedMonitor
-from tests.waiting import wait_for
+from tests.fixtures.waiting import wait_for
 
 RECOVER_WITHIN = 15.0  # s: back within seconds, not at the next worker restart
 

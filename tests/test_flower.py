@@ -10,7 +10,7 @@ from celery import Celery
 
 from regiq_tasks import cancel_job, get_job
 from tests.fixtures.flower import Flower
-from tests.waiting import wait_for
+from tests.fixtures.waiting import wait_for
 
 pytestmark = pytest.mark.prefork
 Start = Callable[..., Any]

@@ -8,7 +8,7 @@ import pytest
 from celery import Celery, chain, chord, group
 
 from regiq_tasks import get_job, get_pipeline
-from tests.waiting import wait_for
+from tests.fixtures.waiting import wait_for
 
 
 def final(app: Celery, job_id: str, timeout: float = 10) -> dict[str, Any]:

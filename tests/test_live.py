@@ -1,6 +1,6 @@
 """Live updates against a served monitor: auth, rooms, metrics, coalescing, rate bound.
 
-Every case runs ``python -m tests.live_support`` (the monitor served by Flask-SocketIO's
+Every case runs ``python -m tests.fixtures.live`` (the monitor served by Flask-SocketIO's
 own server on 127.0.0.1) and talks to it with python-socketio clients over WebSocket;
 job changes are written through the live store exactly as workers write them.
 """
@@ -18,10 +18,9 @@ import socketio
 from celery import Celery
 
 from regiq_tasks.tracker import get_tracker
-from tests.live_support import TOKENS, JobWriter, LiveClient, ServedMonitor
-from tests.waiting import wait_for
+from tests.fixtures.live import TOKENS, JobWriter, LiveClient, ServedMonitor
+from tests.fixtures.waiting import wait_for
 
-pytest_plugins = ["tests.live_support"]
 Serve = Callable[..., ServedMonitor]
 MakeClient = Callable[[], LiveClient]
 

@@ -12,10 +12,9 @@ from celery import Celery
 
 from regiq_tasks.keys import RELAY_LOCK
 from regiq_tasks.tracker import get_tracker
-from tests.live_support import JobWriter, LiveClient, ServedMonitor
-from tests.waiting import wait_for
+from tests.fixtures.live import JobWriter, LiveClient, ServedMonitor
+from tests.fixtures.waiting import wait_for
 
-pytest_plugins = ["tests.live_support"]
 Serve = Callable[..., ServedMonitor]
 MakeClient = Callable[[], LiveClient]
 FAST_LEASE = {"REGIQ_LIVE_LEASE_TTL": 1.0}

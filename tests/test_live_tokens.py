@@ -19,10 +19,9 @@ from celery import Celery
 
 from regiq_tasks.history.tokens import change_role, create_token, revoke_token
 from regiq_tasks.tracker import get_tracker
-from tests.live_support import TOKENS, JobWriter, LiveClient, ServedMonitor
-from tests.waiting import wait_for
+from tests.fixtures.live import TOKENS, JobWriter, LiveClient, ServedMonitor
+from tests.fixtures.waiting import wait_for
 
-pytest_plugins = ["tests.live_support"]
 Serve = Callable[..., ServedMonitor]
 MakeClient = Callable[[], LiveClient]
 FOLLOW_WITHIN = 5.0  # s: the contract for open connections

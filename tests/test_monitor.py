@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from celery import Celery
 from openapi_spec_validator import validate
-
 from regiq_tasks.monitor import create_app
+
 from regiq_tasks.errors import ConfigurationError
-from tests.fixtures.redis_server import free_port
-from tests.monitor_support import Monitor
+from tests.fixtures.monitor import Monitor
+from tests.fixtures.ports import free_port
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from celery import Celery
 
-from tests.monitor_support import Monitor
-from tests.test_alerts_support import alert_worker, define_alert_tasks, wait_alert
+from tests.fixtures.alerts import alert_worker, define_alert_tasks, wait_alert
+from tests.fixtures.monitor import Monitor
 
 
 def raise_alerts(app: Celery) -> None:

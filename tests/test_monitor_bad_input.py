@@ -17,7 +17,7 @@ from celery import Celery
 from regiq_tasks import get_history
 from regiq_tasks.errors import InvalidParameter
 from regiq_tasks.history import upgrade
-from tests.monitor_support import Monitor
+from tests.fixtures.monitor import Monitor
 
 HUGE = "9" * 40  # a number no datetime or BIGINT holds
 
@@ -144,13 +144,13 @@ def test_regiq_jobs_list_history_with_a_huge_cursor_is_one_clean_line(app: Celer
     from click.testing import CliRunner
 
     from regiq_tasks.cli import main
-    from tests import cli_target
+    from tests.fixtures import cli_target
 
     cli_target.app = app
     try:
         result = CliRunner().invoke(main, ["jobs", "list", "--history", "--cursor",
                                            cursor_of(f"{HUGE}:job"), "--app",
-                                           "tests.cli_target:app"])
+                                           "tests.fixtures.cli_target:app"])
     finally:
         cli_target.app = None
     assert result.exit_code == 2, result.output

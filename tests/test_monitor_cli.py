@@ -16,9 +16,9 @@ from celery import Celery
 from click.testing import CliRunner
 
 from regiq_tasks.cli import main
-from tests.fixtures.redis_server import free_port
+from tests.fixtures.ports import free_port
 from tests.fixtures.services import ROOT
-from tests.waiting import wait_for
+from tests.fixtures.waiting import wait_for
 
 
 def test_token_create_prints_the_token_once_and_list_and_revoke_manage_it(
@@ -58,7 +58,7 @@ def served(app: Celery, prefix: str, redis_url: str, sqlite_url: str,
     log = (tmp_path / "monitor.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "regiq_tasks.cli", "monitor", "--host", "127.0.0.1",
-         "--port", str(port), "--app", "tests.worker_app:app"],
+         "--port", str(port), "--app", "tests.fixtures.worker_app:app"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
 

@@ -33,9 +33,9 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from regiq_tasks import get_job
 from regiq_tasks.history import upgrade
+from tests.fixtures.monitor import Monitor
 from tests.fixtures.services import thread_worker
-from tests.monitor_support import Monitor
-from tests.waiting import wait_for
+from tests.fixtures.waiting import wait_for
 
 ADMIN = Monitor.headers("admin")
 EXAMPLES = int(os.environ.get("REGIQ_FUZZ_EXAMPLES", "25"))

@@ -13,9 +13,9 @@ from celery import Celery, chain, group
 from regiq_tasks import get_history, get_job
 from regiq_tasks.housekeeping import start_housekeeper, stop_housekeeper
 from regiq_tasks.tracker import get_tracker
+from tests.fixtures.monitor import Monitor
 from tests.fixtures.services import thread_worker
-from tests.monitor_support import Monitor
-from tests.waiting import wait_for
+from tests.fixtures.waiting import wait_for
 
 
 @pytest.fixture

@@ -12,10 +12,9 @@ from celery import Celery
 from regiq_tasks.monitor import create_app
 
 from regiq_tasks.errors import ConfigurationError
-from tests.live_support import ServedMonitor
-from tests.monitor_support import TOKENS, Monitor
+from tests.fixtures.live import ServedMonitor
+from tests.fixtures.monitor import TOKENS, Monitor
 
-pytest_plugins = ["tests.live_support"]
 Serve = Callable[..., ServedMonitor]
 
 

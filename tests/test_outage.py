@@ -12,7 +12,7 @@ from celery import Celery
 from regiq_tasks import StoreUnavailable, get_job
 from tests.fixtures.redis_server import RedisServer
 from tests.fixtures.services import thread_worker
-from tests.waiting import wait_for
+from tests.fixtures.waiting import wait_for
 
 
 @pytest.fixture

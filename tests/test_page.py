@@ -16,11 +16,10 @@ from playwright.sync_api import expect
 
 from regiq_tasks import cancel_job, get_job
 from regiq_tasks.tracker import get_tracker
-from tests.live_support import JobWriter, ServedMonitor
-from tests.page_support import Tab
-from tests.waiting import wait_for
+from tests.fixtures.live import JobWriter, ServedMonitor
+from tests.fixtures.page import Tab
+from tests.fixtures.waiting import wait_for
 
-pytest_plugins = ["tests.live_support", "tests.page_support"]
 Serve = Callable[..., ServedMonitor]
 XSS = "<img src=x onerror=alert(1)>"
 

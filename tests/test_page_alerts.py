@@ -15,11 +15,10 @@ import requests
 from celery import Celery
 from playwright.sync_api import Locator, expect
 
-from tests.live_support import TOKENS, ServedMonitor
-from tests.page_support import Tab
-from tests.test_alerts_support import alert_worker, define_alert_tasks, wait_alert
+from tests.fixtures.alerts import alert_worker, define_alert_tasks, wait_alert
+from tests.fixtures.live import TOKENS, ServedMonitor
+from tests.fixtures.page import Tab
 
-pytest_plugins = ["tests.live_support", "tests.page_support"]
 Serve = Callable[..., ServedMonitor]
 XSS = "<img src=x onerror=alert(1)>"
 

@@ -10,10 +10,9 @@ from playwright.sync_api import expect
 
 from regiq_tasks.history import repository
 from regiq_tasks.tracker import get_tracker
-from tests.live_support import JobWriter, ServedMonitor
-from tests.page_support import Tab
+from tests.fixtures.live import JobWriter, ServedMonitor
+from tests.fixtures.page import Tab
 
-pytest_plugins = ["tests.live_support", "tests.page_support"]
 Serve = Callable[..., ServedMonitor]
 
 

@@ -13,7 +13,7 @@ from celery import Celery
 
 from regiq_tasks import get_history, get_job
 from regiq_tasks.tracker import get_tracker
-from tests.waiting import wait_for
+from tests.fixtures.waiting import wait_for
 
 pytestmark = pytest.mark.prefork
 

@@ -11,7 +11,7 @@ from celery import Celery
 
 from regiq_tasks import TrackedTask, get_job
 from regiq_tasks.tracker import get_tracker
-from tests.waiting import wait_for
+from tests.fixtures.waiting import wait_for
 
 
 def progress_events(app: Celery, job_id: str) -> list[dict[str, Any]]:

@@ -24,9 +24,9 @@ from regiq_tasks import get_history, get_job
 from regiq_tasks.cli import main
 from regiq_tasks.errors import ConfigurationError, HistoryNotFound
 from regiq_tasks.history.db import upgrade
-from tests import cli_target
+from tests.fixtures import cli_target
+from tests.fixtures.monitor import Monitor
 from tests.fixtures.services import ROOT
-from tests.monitor_support import Monitor
 
 MYSQL_URL = "mysql://regiq@127.0.0.1:3306/regiq"  # mysqlclient (MySQLdb) is not installed
 
@@ -45,7 +45,7 @@ def cli(make_app: Any) -> Any:
     def invoke(database_url: str, *args: str) -> Any:
         cli_target.app = make_app(database_url=database_url)
         try:
-            return runner.invoke(main, [*args, "--app", "tests.cli_target:app"])
+            return runner.invoke(main, [*args, "--app", "tests.fixtures.cli_target:app"])
         finally:
             cli_target.app = None
     return invoke

@@ -9,7 +9,7 @@ from celery import Celery
 
 from regiq_tasks import get_job
 from regiq_tasks.redact import ARGS_PREVIEW_MAX, args_preview, is_secret_name, mask_text
-from tests.monitor_support import Monitor
+from tests.fixtures.monitor import Monitor
 
 SECRET = "hunter2-s3cr3t"
 

@@ -12,8 +12,8 @@ from celery.exceptions import TaskRevokedError
 
 from regiq_tasks import cancel_job, get_history, get_job
 from regiq_tasks.tracker import get_tracker
-from tests.monitor_support import Monitor
-from tests.waiting import wait_for
+from tests.fixtures.monitor import Monitor
+from tests.fixtures.waiting import wait_for
 
 pytestmark = pytest.mark.prefork
 Start = Callable[..., Any]
