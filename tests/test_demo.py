@@ -243,12 +243,14 @@ class DemoProcess:
             return {}
         return {"redis": int(redis[1]), "worker": int(worker[1]), "monitor": int(monitor[1])}
 
-    def monitor(self) -> tuple[str, dict[str, str]]:
-        """The monitor's address and the tokens the demo printed."""
-        url = re.search(r"Monitor (http://127\.0\.0\.1:\d+/)", self.output)
-        tokens = dict(re.findall(r"(viewer|operator) token:\s+(\S+)", self.output))
-        assert url, self.output
-        return url[1], tokens
+    def monitor(self, timeout: float = 30) -> tuple[str, dict[str, str]]:
+        """The monitor's address and the tokens the demo printed (waits for both lines:
+        the address is printed before the tokens)."""
+        def printed() -> tuple[str, dict[str, str]] | None:
+            url = re.search(r"Monitor (http://127\.0\.0\.1:\d+/)", self.output)
+            tokens = dict(re.findall(r"(viewer|operator) token:\s+(\S+)", self.output))
+            return (url[1], tokens) if url and len(tokens) == 2 else None
+        return wait_for(printed, timeout, f"the monitor's address and tokens in:\n{self.output}")
 
     def finish(self, timeout: float) -> int:
         try:
