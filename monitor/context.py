@@ -9,9 +9,8 @@ from typing import Any
 
 from celery.app.utils import find_app
 from flask import current_app
-from sqlalchemy.exc import SQLAlchemyError
 
-from regiq_tasks.errors import ConfigurationError, StoreUnavailable
+from regiq_tasks.errors import ConfigurationError, reachable
 from regiq_tasks.history.db import check_url
 from regiq_tasks.history.tokens import Principal, Role, find_token, find_tokens, hash_token
 from regiq_tasks.tracker import Tracker, get_tracker
@@ -62,10 +61,8 @@ class MonitorContext:
         configured = self._configured(hash_token(token))
         if configured is not None:
             return configured
-        try:
+        with reachable("authenticate"):
             return find_token(self.tracker.existing_engine, token)
-        except SQLAlchemyError as exc:
-            raise StoreUnavailable(f"authenticate: history database unreachable: {exc}") from exc
 
     def principals(self, digests: Iterable[str]) -> dict[str, Principal]:
         """Who each token (by SHA-256) stands for now; revoked and unknown ones are absent.
@@ -78,10 +75,8 @@ class MonitorContext:
             configured = self._configured(digest)
             if configured is not None:
                 found[digest] = configured
-        try:
+        with reachable("principals"):
             stored = find_tokens(self.tracker.existing_engine, set(digests) - set(found))
-        except SQLAlchemyError as exc:
-            raise StoreUnavailable(f"principals: history database unreachable: {exc}") from exc
         return {**stored, **found}
 
     def _configured(self, digest: str) -> Principal | None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .api import _job_id, _reachable, _tracker
-from .errors import InvalidParameter, JobNotFound, RegiqError
+from .api import _job_id, _tracker
+from .errors import InvalidParameter, JobNotFound, RegiqError, reachable
 from .history import repository
 from .states import JobStatus
 from .store import Change
@@ -52,7 +52,7 @@ def report_progress(job_id: str, current: float, total: float | None = None,
                                               "characters without NUL")
         fields["progress_message"] = message
     tracker = _tracker(app)
-    with _reachable("report_progress"):
+    with reachable("report_progress"):
         status, _ = tracker.store.apply(Change(job_id, set=fields))
         if status == "":
             archived = repository.get_job(tracker.engine, job_id)

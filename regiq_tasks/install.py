@@ -7,6 +7,7 @@ from typing import Any
 from .alerts import hooks as alerts_feature
 from .alerts.tasks import register_alert_tasks
 from .config import Settings
+from .errors import InvalidParameter
 from .hooks import hooks_of
 from .tracker import reset_tracker
 
@@ -29,7 +30,7 @@ def install(app: Any, **settings: Any) -> Any:
 
     for name, value in settings.items():
         if name not in Settings.__dataclass_fields__ or name == "extra":
-            raise ValueError(f"install: unknown regiq setting {name!r}")
+            raise InvalidParameter(name, f"unknown regiq setting {name!r}")
         app.conf[f"regiq_{name}"] = value
     Settings.from_app(app)  # bad settings fail here, not at the first task
     register_alert_tasks(app)  # the alert tasks, routed to the alert queue

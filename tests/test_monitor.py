@@ -144,7 +144,8 @@ def test_an_unreachable_redis_is_503(make_app: Any) -> None:
     monitor = Monitor(app)
     response = monitor.get("/status/jobs")
     assert response.status_code == 503
-    assert response.get_json()["error"]["code"] == "unavailable"
+    assert response.get_json()["error"] == {
+        "code": "unavailable", "message": "live store (Redis) unreachable", "details": None}
     assert monitor.get("/status/jobs/some-id").status_code == 503
     assert monitor.client.get("/healthz").status_code == 200
 

@@ -1,9 +1,9 @@
 """The alert API for the monitor and the CLI: plain dicts, ISO-8601 times, typed errors.
 
 Each function takes an optional ``app`` (default: Celery's current app). Bad arguments
-raise ``ValueError`` naming the parameter; an unknown id raises ``AlertNotFound``;
-resolving twice raises ``AlertAlreadyResolved``; an unreachable database raises
-``StoreUnavailable``.
+raise ``InvalidParameter`` (a ``ValueError``) naming the parameter; an unknown id raises
+``AlertNotFound``; resolving twice raises ``AlertAlreadyResolved``; an unreachable
+database raises ``StoreUnavailable``.
 """
 
 from __future__ import annotations
@@ -11,16 +11,13 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 from celery import current_app
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
-from ..errors import AlertNotFound, InvalidParameter, StoreUnavailable
+from ..errors import ALERT_DATABASE, AlertNotFound, InvalidParameter, reachable
 from ..filters import DEFAULT_LIMIT, MAX_LIMIT
 from ..history.repository import parse_time
 from ..tracker import get_tracker
@@ -43,14 +40,6 @@ def _app(app: Any) -> Any:
 
 def _engine(app: Any) -> Engine:
     return get_tracker(_app(app)).existing_engine
-
-
-@contextmanager
-def _reachable(what: str) -> Iterator[None]:
-    try:
-        yield
-    except SQLAlchemyError as exc:
-        raise StoreUnavailable(f"{what}: alert database unreachable: {exc}") from exc
 
 
 def alert_id_arg(value: Any, name: str = "alert_id") -> int:
@@ -128,7 +117,7 @@ def list_alerts(*, status: str | None = None, severity: str | None = None,
     """
     q = build_query(status=status, severity=severity, rule=rule, since=since, limit=limit,
                     cursor=cursor)
-    with _reachable("list_alerts"):
+    with reachable("list_alerts", ALERT_DATABASE):
         items, last_id = store.page(_engine(app), q)
     return {"items": items, "next_cursor": encode_cursor(last_id) if last_id else None}
 
@@ -136,7 +125,7 @@ def list_alerts(*, status: str | None = None, severity: str | None = None,
 def get_alert(alert_id: int | str, *, app: Any = None) -> dict[str, Any]:
     """One alert's record; AlertNotFound if there is none with this id."""
     key = alert_id_arg(alert_id)
-    with _reachable("get_alert"):
+    with reachable("get_alert", ALERT_DATABASE):
         alert = store.get_alert(_engine(app), key)
     if alert is None:
         raise AlertNotFound(key)
@@ -150,7 +139,7 @@ def resolve_alert(alert_id: int | str, note: str, resolved_by: str | None = None
     text = _text(note, "note", NOTE_MAX, required=True)
     who = _text(resolved_by, "resolved_by", NAME_MAX, required=False)
     celery_app = _app(app)
-    with _reachable("resolve_alert"):
+    with reachable("resolve_alert", ALERT_DATABASE):
         alert = store.resolve_alert(_engine(celery_app), key, str(text), who)
     try:
         celery_app.tasks[ANNOUNCE_TASK].apply_async(
@@ -164,5 +153,5 @@ def resolve_alert(alert_id: int | str, note: str, resolved_by: str | None = None
 def alert_statistics(*, app: Any = None) -> dict[str, Any]:
     """Counts by severity, status and rule (rows and occurrences), open now, and the
     mean and p95 seconds from first seen to resolved."""
-    with _reachable("alert_statistics"):
+    with reachable("alert_statistics", ALERT_DATABASE):
         return stats.statistics(_engine(app))

@@ -15,8 +15,8 @@ import logging
 import time
 from typing import Any
 
-from ..api import _job_id, _reachable, _tracker, get_pipeline
-from ..errors import InvalidParameter, JobNotCancellable, JobNotFound
+from ..api import _job_id, _tracker, get_pipeline
+from ..errors import InvalidParameter, JobNotCancellable, JobNotFound, reachable
 from ..filters import text_arg
 from ..history import repository
 from ..record import iso
@@ -51,7 +51,7 @@ def cancel_job(job_id: str, reason: str, requested_by: str | None = None,
     now = time.time()
     cancel = {"requested": True, "reason": reason, "requested_by": requested_by,
               "requested_at": iso(now), "terminate": terminate}
-    with _reachable("cancel_job"):
+    with reachable("cancel_job"):
         outcome, status = tracker.store.request_cancel(job_id, cancel, terminate, now)
         if outcome == "missing":
             archived = repository.get_job(tracker.existing_engine, job_id)
@@ -98,7 +98,7 @@ def cancel_pipeline(pipeline_id: str | None = None, reason: str | None = None,
         raise JobNotFound(pid)
     cancel = {"requested": True, "reason": why, "requested_by": requested_by,
               "requested_at": iso(time.time()), "terminate": terminate}
-    with _reachable("cancel_pipeline"):
+    with reachable("cancel_pipeline"):
         tracker.store.cancel_pipeline_record(pid, cancel)
     for job in summary["jobs"]:
         if job["status"] in ("queued", "running", "retrying"):

@@ -86,7 +86,8 @@ def _block(record: Mapping[str, Any], name: str) -> Mapping[str, Any]:
 def row_from_record(record: Mapping[str, Any], *, now: datetime | None = None) -> dict[str, Any]:
     """The ``job_history`` row for a job record; ``now`` fills created_at as a last resort."""
     if not record.get("id") or not record.get("status"):
-        raise ValueError(f"record: a job record needs an id and a status, got {record!r}")
+        raise InvalidParameter("record", f"a job record needs an id and a status, got "
+                                         f"{record!r}")
     now = as_utc(now) or datetime.now(UTC)
     times = {n: parse_time(record.get(n), n) for n in ("created_at", "started_at", "finished_at")}
     error, resources = _block(record, "error"), _block(record, "resources")
