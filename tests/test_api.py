@@ -43,6 +43,20 @@ def test_bad_arguments_raise_value_error_naming_the_parameter(app: Celery, call:
     assert isinstance(raised.value, InvalidParameter) and raised.value.parameter == parameter
 
 
+@pytest.mark.parametrize("moment, accepted", [
+    ("1970-01-01T00:00:00Z", True), ("9999-12-31T23:59:59Z", True),
+    ("1969-12-31T23:59:59Z", False), ("9999-12-31T23:00:00-01:00", False),
+    (datetime(9500, 1, 1), True),
+])
+def test_time_arguments_share_one_range_from_1970_to_9999(app: Celery, moment: Any,
+                                                          accepted: bool) -> None:
+    if accepted:
+        assert list_jobs(until=moment, app=app)["items"] == []
+    else:
+        with pytest.raises(InvalidParameter, match="^until: must lie between"):
+            list_jobs(until=moment, app=app)
+
+
 def test_an_unreachable_store_is_named_by_the_error_not_by_its_text(make_app: Any) -> None:
     app = make_app(redis_url=f"redis://127.0.0.1:{free_port()}/0", redis_timeout=0.5)
     with pytest.raises(StoreUnavailable) as raised:

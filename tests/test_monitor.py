@@ -139,6 +139,14 @@ def test_malformed_json_and_wrong_types_are_400(monitor: Monitor, app: Celery) -
     assert monitor.put(f"/status/jobs/{job.id}/cancel", {"reason": "   "}).status_code == 400
 
 
+@pytest.mark.parametrize("path", ["/status/jobs", "/status/jobs/history", "/alerts"])
+def test_rest_and_python_api_share_the_time_range(monitor: Monitor, path: str) -> None:
+    assert monitor.get(path, query={"since": "9500-01-01T00:00:00Z"}).status_code == 200
+    response = monitor.get(path, query={"since": "1969-12-31T23:59:59Z"})
+    assert response.status_code == 400
+    assert "since" in response.get_json()["error"]["details"]["query"]
+
+
 def test_an_unreachable_redis_is_503(make_app: Any) -> None:
     app = make_app(redis_url=f"redis://127.0.0.1:{free_port()}/0", redis_timeout=0.5)
     monitor = Monitor(app)

@@ -8,8 +8,6 @@ database raises ``StoreUnavailable``.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 from datetime import datetime
 from typing import Any
@@ -18,8 +16,7 @@ from celery import current_app
 from sqlalchemy import Engine
 
 from ..errors import ALERT_DATABASE, AlertNotFound, InvalidParameter, reachable
-from ..filters import DEFAULT_LIMIT, MAX_LIMIT
-from ..history.repository import parse_time
+from ..filters import DEFAULT_LIMIT, MAX_LIMIT, opaque_cursor, prose_arg, read_cursor, to_datetime
 from ..tracker import get_tracker
 from . import stats, store
 from .models import AlertStatus, Severity
@@ -56,23 +53,18 @@ def alert_id_arg(value: Any, name: str = "alert_id") -> int:
 
 def encode_cursor(alert_id: int) -> str:
     """The opaque cursor of the page after the alert ``alert_id``."""
-    return base64.urlsafe_b64encode(f"{_CURSOR_TAG}{alert_id}".encode()).decode().rstrip("=")
+    return opaque_cursor(f"{_CURSOR_TAG}{alert_id}")
 
 
 def decode_cursor(cursor: Any) -> int:
     """The alert id a cursor points after; InvalidParameter naming ``cursor`` if not ours."""
-    if not isinstance(cursor, str):
-        raise InvalidParameter("cursor", f"expected a string, got {cursor!r}")
-    try:
-        raw = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode("ascii"))
-        text = raw.decode()
-        if not text.startswith(_CURSOR_TAG):
-            raise ValueError
-        return alert_id_arg(text[len(_CURSOR_TAG):], "cursor")
-    except (ValueError, UnicodeError, binascii.Error):
-        shown = cursor if len(cursor) <= 80 else cursor[:77] + "..."
-        raise InvalidParameter("cursor", f"not a cursor returned by this API: "
-                                         f"{shown!r}") from None
+    return read_cursor(cursor, _alert_position)
+
+
+def _alert_position(text: str) -> int:
+    if not text.startswith(_CURSOR_TAG):
+        raise ValueError(text)
+    return alert_id_arg(text[len(_CURSOR_TAG):], "cursor")
 
 
 def _choice(value: Any, name: str, allowed: list[str], upper: bool = False) -> str | None:
@@ -84,15 +76,6 @@ def _choice(value: Any, name: str, allowed: list[str], upper: bool = False) -> s
     return str(text)
 
 
-def _text(value: Any, name: str, limit: int, required: bool) -> str | None:
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or not value.strip() or len(value) > limit or "\x00" in value:
-        raise InvalidParameter(name, f"expected a non-empty string of at most {limit} "
-                                     "characters without NUL")
-    return value.strip()
-
-
 def build_query(*, status: Any = None, severity: Any = None, rule: Any = None,
                 since: Any = None, limit: Any = DEFAULT_LIMIT, cursor: Any = None) -> AlertQuery:
     """Validate listing arguments; ValueError naming the bad parameter."""
@@ -102,8 +85,8 @@ def build_query(*, status: Any = None, severity: Any = None, rule: Any = None,
     return AlertQuery(
         status=_choice(status, "status", [s.value for s in AlertStatus]),
         severity=_choice(severity, "severity", [s.value for s in Severity], upper=True),
-        rule=_text(rule, "rule", NAME_MAX, required=False),
-        since=parse_time(since, "since"), limit=limit,
+        rule=prose_arg(rule, "rule", NAME_MAX, required=False, strip=True),
+        since=to_datetime(since, "since"), limit=limit,
         before_id=decode_cursor(cursor) if cursor is not None else None)
 
 
@@ -136,8 +119,8 @@ def resolve_alert(alert_id: int | str, note: str, resolved_by: str | None = None
                   app: Any = None) -> dict[str, Any]:
     """Resolve an open alert with a note; records who and when, then announces it."""
     key = alert_id_arg(alert_id)
-    text = _text(note, "note", NOTE_MAX, required=True)
-    who = _text(resolved_by, "resolved_by", NAME_MAX, required=False)
+    text = prose_arg(note, "note", NOTE_MAX, required=True, strip=True)
+    who = prose_arg(resolved_by, "resolved_by", NAME_MAX, required=False, strip=True)
     celery_app = _app(app)
     with reachable("resolve_alert", ALERT_DATABASE):
         alert = store.resolve_alert(_engine(celery_app), key, str(text), who)
