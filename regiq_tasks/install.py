@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from celery.app.utils import find_app
+
 from .alerts import hooks as alerts_feature
 from .alerts.tasks import register_alert_tasks
 from .config import Settings
@@ -41,3 +43,14 @@ def install(app: Any, **settings: Any) -> Any:
         reset_tracker(app)
     connect(app)
     return app
+
+
+def load_app(spec: Any) -> Any:
+    """The Celery app ``spec`` names: ``module:attribute`` (or a module holding one),
+    imported as ``celery -A`` does, from the current directory first; an app object as
+    it is; None for the bundled app. ImportError or AttributeError if there is none."""
+    if spec is None:
+        from .celery import app
+
+        return app
+    return find_app(spec) if isinstance(spec, str) else spec

@@ -166,6 +166,15 @@ def test_an_unreachable_database_is_503_for_history(make_app: Any) -> None:
     assert response.status_code == 503
 
 
+def test_regiq_celery_app_finds_a_named_app_as_the_cli_does(app: Celery,
+                                                            monkeypatch: Any) -> None:
+    from tests import cli_target
+
+    monkeypatch.setattr(cli_target, "app", app)
+    flask_app = create_app({"REGIQ_CELERY_APP": "tests.cli_target:app"})
+    assert flask_app.extensions["regiq_monitor"].celery_app is app
+
+
 def test_a_bad_token_configuration_fails_at_create_app(app: Celery) -> None:
     with pytest.raises(ConfigurationError, match="REGIQ_API_TOKENS"):
         create_app({"REGIQ_CELERY_APP": app, "REGIQ_API_TOKENS": "superuser:x"})
