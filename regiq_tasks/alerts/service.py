@@ -21,13 +21,13 @@ from ..tracker import get_tracker
 from . import stats, store
 from .models import AlertStatus, Severity
 from .store import AlertQuery
+from .tasks import ANNOUNCE_TASK
 
 logger = logging.getLogger(__name__)
 
 NOTE_MAX = 2000  # characters of a resolution note
 NAME_MAX = 255  # characters of a rule name or of who resolved
 MAX_ALERT_ID = 2**63 - 1  # the largest id the alerts table can hold (BIGINT)
-ANNOUNCE_TASK = "regiq_tasks.alerts.announce"
 _CURSOR_TAG = "alert:"
 
 
