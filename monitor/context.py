@@ -7,13 +7,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from celery.app.utils import find_app
 from flask import current_app
-from sqlalchemy.exc import SQLAlchemyError
 
-from regiq_tasks.errors import ConfigurationError, StoreUnavailable
+from regiq_tasks.errors import ConfigurationError, reachable
 from regiq_tasks.history.db import check_url
 from regiq_tasks.history.tokens import Principal, Role, find_token, find_tokens, hash_token
+from regiq_tasks.install import load_app
 from regiq_tasks.tracker import Tracker, get_tracker
 
 EXTENSION = "regiq_monitor"
@@ -62,10 +61,8 @@ class MonitorContext:
         configured = self._configured(hash_token(token))
         if configured is not None:
             return configured
-        try:
+        with reachable("authenticate"):
             return find_token(self.tracker.existing_engine, token)
-        except SQLAlchemyError as exc:
-            raise StoreUnavailable(f"authenticate: history database unreachable: {exc}") from exc
 
     def principals(self, digests: Iterable[str]) -> dict[str, Principal]:
         """Who each token (by SHA-256) stands for now; revoked and unknown ones are absent.
@@ -78,10 +75,8 @@ class MonitorContext:
             configured = self._configured(digest)
             if configured is not None:
                 found[digest] = configured
-        try:
+        with reachable("principals"):
             stored = find_tokens(self.tracker.existing_engine, set(digests) - set(found))
-        except SQLAlchemyError as exc:
-            raise StoreUnavailable(f"principals: history database unreachable: {exc}") from exc
         return {**stored, **found}
 
     def _configured(self, digest: str) -> Principal | None:
@@ -93,19 +88,9 @@ class MonitorContext:
         return Principal(found.value, found) if found is not None else None
 
 
-def load_celery_app(value: Any) -> Any:
-    """A Celery app given as an object or ``module:attribute`` (found as ``celery -A``
-    finds it; default: the bundled one)."""
-    if value is None:
-        from regiq_tasks.celery import app
-
-        return app
-    return find_app(value) if isinstance(value, str) else value
-
-
 def build_context(config: Mapping[str, Any]) -> MonitorContext:
     """The monitor context from the Flask config, falling back on the plugin's settings."""
-    celery_app = load_celery_app(config.get("REGIQ_CELERY_APP"))
+    celery_app = load_app(config.get("REGIQ_CELERY_APP"))  # an app, or named as celery -A
     settings = get_tracker(celery_app).settings
     check_url(settings.sqlalchemy_url)  # a missing driver fails here; nothing is created
     tokens = config.get("REGIQ_API_TOKENS", settings.api_tokens)

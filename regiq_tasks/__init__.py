@@ -12,8 +12,7 @@ from typing import Any
 from .api import get_history, get_job, get_pipeline, list_jobs
 from .cancel.request import cancel_job, cancel_pipeline
 from .config import Settings
-from .errors import (ConfigurationError, JobNotCancellable, JobNotFound, RegiqError,
-                     StoreUnavailable)
+from .errors import ConfigurationError, JobNotCancellable, JobNotFound, RegiqError, StoreUnavailable
 from .install import install
 from .states import JobStatus
 from .task import JobCancelled, TrackedTask

@@ -1,23 +1,21 @@
 """The Python API for reading jobs: live store first, then history.
 
 Each function takes an optional ``app`` (default: Celery's current app) and returns
-plain dicts in the JSON shape of DESIGN.md. Bad arguments raise ``ValueError`` naming
-the parameter; an unreachable Redis or database raises ``StoreUnavailable``.
+plain dicts in the JSON shape of DESIGN.md. Bad arguments raise ``InvalidParameter`` (a
+``ValueError``) naming the parameter (``.parameter``); an unreachable Redis or database
+raises ``StoreUnavailable`` naming the dependency (``.dependency``).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
-import redis
 from celery import current_app
-from sqlalchemy.exc import SQLAlchemyError
 
-from .errors import StoreUnavailable
+from .errors import reachable
 from .filters import DEFAULT_LIMIT, JobQuery, text_arg
 from .history import repository
 from .states import ACTIVE_STATUSES, JobStatus
@@ -33,16 +31,6 @@ def _tracker(app: Any) -> Tracker:
     return tracker
 
 
-@contextmanager
-def _reachable(what: str) -> Iterator[None]:
-    try:
-        yield
-    except redis.RedisError as exc:
-        raise StoreUnavailable(f"{what}: live store (Redis) unreachable: {exc}") from exc
-    except SQLAlchemyError as exc:
-        raise StoreUnavailable(f"{what}: history database unreachable: {exc}") from exc
-
-
 def _job_id(job_id: Any, name: str = "job_id") -> str:
     return text_arg(job_id, name)
 
@@ -51,7 +39,7 @@ def get_job(job_id: str, *, app: Any = None) -> dict[str, Any] | None:
     """One job's record from the live store, else from history; None if unknown."""
     job_id = _job_id(job_id)
     tracker = _tracker(app)
-    with _reachable("get_job"):
+    with reachable("get_job"):
         record = tracker.store.get(job_id)
         if record is None:
             record = repository.get_job(tracker.existing_engine, job_id)
@@ -66,7 +54,7 @@ def list_jobs(*, status: str | None = None, type: str | None = None, worker: str
     q = JobQuery.build(status=status, type=type, worker=worker, pipeline_id=pipeline_id,
                        root_id=root_id, since=since, until=until, limit=limit, cursor=cursor)
     tracker = _tracker(app)
-    with _reachable("list_jobs"):
+    with reachable("list_jobs"):
         items, next_cursor = tracker.store.lister.page(q)
     return {"items": items, "next_cursor": next_cursor}
 
@@ -81,7 +69,7 @@ def get_history(*, status: str | None = None, type: str | None = None,
                        root_id=root_id, name=name, since=since, until=until, limit=limit,
                        cursor=cursor)
     tracker = _tracker(app)
-    with _reachable("get_history"):
+    with reachable("get_history"):
         items, next_cursor = repository.query_history(tracker.existing_engine, q)
     return {"items": items, "next_cursor": next_cursor}
 
@@ -123,7 +111,7 @@ def get_pipeline(pipeline_id: str, *, app: Any = None) -> dict[str, Any] | None:
     """A chain/group/chord as one (live jobs, then archived ones); None if unknown."""
     pipeline_id = _job_id(pipeline_id, "pipeline_id")
     tracker = _tracker(app)
-    with _reachable("get_pipeline"):
+    with reachable("get_pipeline"):
         live = {j["id"]: j for j in tracker.store.lister.pipeline_records(pipeline_id)}
         archived = _all_pages(lambda cursor: repository.query_history(
             tracker.existing_engine,

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from .alerts.cli import alerts
-from .cli_support import APP_HELP, clean_errors, load_app, print_json
+from .cli_support import APP_HELP, app_option, clean_errors, print_json
 from .cli_tables import JOB_COLUMNS, json_option, print_listing
 from .config import Settings
 
@@ -102,7 +102,7 @@ def jobs_list(app_spec: str | None, type_: str | None, history: bool, as_json: b
 
     with clean_errors():
         fetch = get_history if history else list_jobs
-        page = fetch(type=type_, app=load_app(app_spec), **filters)
+        page = fetch(type=type_, app=app_option(app_spec), **filters)
     print_listing(page, JOB_COLUMNS, "Archived jobs" if history else "Live jobs", as_json)
 
 
@@ -114,7 +114,7 @@ def jobs_show(job_id: str, app_spec: str | None) -> None:
     from .api import get_job
 
     with clean_errors():
-        job = get_job(job_id, app=load_app(app_spec))
+        job = get_job(job_id, app=app_option(app_spec))
     if job is None:
         raise click.ClickException(f"no job with id {job_id!r}")
     print_json(job)
@@ -137,7 +137,7 @@ def jobs_cancel(job_id: str | None, pipeline_id: str | None, reason: str, termin
         raise click.UsageError("give either JOB_ID or --pipeline PIPELINE_ID")
     who = requested_by or getpass.getuser()
     with clean_errors():
-        app = load_app(app_spec)
+        app = app_option(app_spec)
         if pipeline_id is not None:
             print_json(cancel_pipeline(pipeline_id, reason, who, terminate, app=app))
         else:
@@ -153,7 +153,7 @@ def monitor(host: str, port: int, app_spec: str | None) -> None:
     from regiq_tasks.monitor.serve import serve
 
     with clean_errors():
-        celery_app = load_app(app_spec)
+        celery_app = app_option(app_spec)
         _warn_without_history(celery_app)
         click.echo(f"regiq monitor on http://{host}:{port}/ (GET /healthz; the API needs a "
                    "token: REGIQ_API_TOKENS or `regiq token create`)")

@@ -8,23 +8,19 @@ from contextlib import contextmanager
 from typing import Any
 
 import click
-from celery.app.utils import find_app
 
 from .errors import ConfigurationError, RegiqError
+from .install import load_app
 
 APP_HELP = ("Celery app as module:attribute, imported from the current directory as "
             "`celery -A` does (default: the bundled regiq_tasks app).")
 
 
-def load_app(spec: str | None) -> Any:
-    """The Celery app named ``module:attribute`` (or a module holding one), found as
-    ``celery -A`` finds it: the current directory comes first on the import path."""
-    if spec is None:
-        from .celery import app
-
-        return app
+def app_option(spec: str | None) -> Any:
+    """The Celery app ``--app`` names (:func:`~regiq_tasks.install.load_app`); a name
+    that finds none is a usage error of the option."""
     try:
-        return find_app(spec)
+        return load_app(spec)
     except (ImportError, AttributeError) as exc:
         raise click.BadParameter(f"cannot load {spec!r}: {exc}", param_hint="--app") from None
 

@@ -1,6 +1,21 @@
-"""Typed errors of regiq-tasks; the monitor maps each to an HTTP status in one place."""
+"""Typed errors of regiq-tasks; the monitor maps each to an HTTP status in one place.
+
+Errors carry what a caller acts on as attributes (the bad parameter, the dependency that
+is down), so no caller ever reads it back out of the message text.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from redis import RedisError
+from sqlalchemy.exc import SQLAlchemyError
+
+# The dependencies a StoreUnavailable names (as the REST API's 503 message shows them).
+LIVE_STORE = "live store (Redis)"
+HISTORY_DATABASE = "history database"
+ALERT_DATABASE = "alert database"  # the history database, as the alert API names it
 
 
 class RegiqError(Exception):
@@ -17,6 +32,7 @@ class InvalidParameter(RegiqError, ValueError):
     def __init__(self, parameter: str, problem: str) -> None:
         super().__init__(f"{parameter}: {problem}")
         self.parameter = parameter
+        self.problem = problem
 
 
 class JobNotFound(RegiqError, LookupError):
@@ -37,11 +53,47 @@ class JobNotCancellable(RegiqError):
 
 
 class StoreUnavailable(RegiqError):
-    """The live store (Redis) or the history database cannot be reached."""
+    """A dependency cannot be used; ``dependency`` names it (:data:`LIVE_STORE`,
+    :data:`HISTORY_DATABASE`, ...) and :attr:`summary` says what is wrong with it.
+
+    The message reads ``"<context>: <dependency> <problem>: <detail>"`` (the REST API
+    answers 503 with the summary alone: the detail may name hosts and files).
+    """
+
+    problem = "unreachable"
+
+    def __init__(self, dependency: str, detail: str, context: str | None = None) -> None:
+        where = f"{context}: " if context else ""
+        super().__init__(f"{where}{dependency} {self.problem}: {detail}")
+        self.dependency = dependency
+        self.context = context
+
+    @property
+    def summary(self) -> str:
+        """The dependency and its problem, e.g. ``"history database unreachable"``."""
+        return f"{self.dependency} {self.problem}"
 
 
 class HistoryNotFound(StoreUnavailable):
     """The history database (or its schema) does not exist: readers never create it."""
+
+    problem = "not found"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(HISTORY_DATABASE, detail, context="REGIQ_DATABASE_URL")
+
+
+@contextmanager
+def reachable(operation: str, database: str = HISTORY_DATABASE) -> Iterator[None]:
+    """Run a block of ``operation`` that reads or writes the stores: a Redis error
+    becomes StoreUnavailable naming the live store, an SQL error one naming
+    ``database``."""
+    try:
+        yield
+    except RedisError as exc:
+        raise StoreUnavailable(LIVE_STORE, str(exc), operation) from exc
+    except SQLAlchemyError as exc:
+        raise StoreUnavailable(database, str(exc), operation) from exc
 
 
 class AlertNotFound(RegiqError, LookupError):

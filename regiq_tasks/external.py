@@ -10,13 +10,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .api import _job_id, _reachable, _tracker
-from .errors import InvalidParameter, JobNotFound, RegiqError
+from .api import _job_id, _tracker
+from .errors import InvalidParameter, JobNotFound, RegiqError, reachable
+from .filters import MAX_REASON
 from .history import repository
 from .states import JobStatus
 from .store import Change
-
-MAX_MESSAGE = 1000  # characters of a progress message
 
 
 class JobFinished(RegiqError):
@@ -47,12 +46,12 @@ def report_progress(job_id: str, current: float, total: float | None = None,
     if total is not None:
         fields["progress_total"] = _number(total, "total", positive=True)
     if message is not None:
-        if not isinstance(message, str) or len(message) > MAX_MESSAGE or "\x00" in message:
-            raise InvalidParameter("message", f"expected a string of at most {MAX_MESSAGE} "
+        if not isinstance(message, str) or len(message) > MAX_REASON or "\x00" in message:
+            raise InvalidParameter("message", f"expected a string of at most {MAX_REASON} "
                                               "characters without NUL")
         fields["progress_message"] = message
     tracker = _tracker(app)
-    with _reachable("report_progress"):
+    with reachable("report_progress"):
         status, _ = tracker.store.apply(Change(job_id, set=fields))
         if status == "":
             archived = repository.get_job(tracker.engine, job_id)

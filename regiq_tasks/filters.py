@@ -9,17 +9,23 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import InvalidParameter
 from .states import JobStatus
 
+T = TypeVar("T")
+
 MAX_LIMIT = 500
-MAX_EPOCH = 253_402_300_799  # 9999-12-31T23:59:59Z, the last second a datetime can hold
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)  # the earliest time a time argument may name
+LATEST = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)  # the last second a datetime holds
+MAX_EPOCH = 253_402_300_799  # LATEST in epoch seconds
 DEFAULT_LIMIT = 50
 MAX_TEXT = 255  # characters of an id or a filter value
+MAX_REASON = 1000  # characters of a cancel reason or a progress message
 MAX_CURSOR_US = MAX_EPOCH * 1_000_000  # the largest created_at (µs) a cursor may hold
 
 
@@ -37,22 +43,34 @@ def text_arg(value: Any, name: str, limit: int = MAX_TEXT) -> str:
     return value
 
 
+def prose_arg(value: Any, name: str, limit: int, *, required: bool,
+              strip: bool = False) -> str | None:
+    """Free text (a reason, a note, who did it): :func:`text_arg` that is not blank,
+    stripped of surrounding white space if ``strip``; None when absent and optional."""
+    if value is None and not required:
+        return None
+    text = text_arg(value, name, limit)
+    if not text.strip():
+        raise InvalidParameter(name, "must not be blank")
+    return text.strip() if strip else text
+
+
 def _shown(value: Any) -> str:
     """A bounded repr of a bad value for an error message."""
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def to_epoch(value: datetime | str | float | None, name: str) -> float | None:
-    """A ``datetime``, ISO-8601 string or epoch number as epoch seconds (naive = UTC)."""
+def to_datetime(value: Any, name: str) -> datetime | None:
+    """The one reader of a time argument: a ``datetime`` or an ISO-8601 string as an aware
+    UTC datetime (naive ones and strings without an offset are read as UTC).
+
+    Bounds, for every reader (live and history listings, alerts, the REST schemas):
+    :data:`EARLIEST` (no job lives before the epoch) to :data:`LATEST` (the last second a
+    ``datetime`` can hold); outside them, or unreadable: InvalidParameter naming ``name``.
+    """
     if value is None:
         return None
-    if isinstance(value, bool):
-        raise InvalidParameter(name, f"expected a datetime or ISO-8601 string, got {value!r}")
-    if isinstance(value, (int, float)):
-        if not 0 <= value <= MAX_EPOCH:
-            raise InvalidParameter(name, "must lie between 1970-01-01 and 9999-12-31")
-        return float(value)
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value.strip())  # 3.11+ reads a "Z" suffix
@@ -61,38 +79,64 @@ def to_epoch(value: datetime | str | float | None, name: str) -> float | None:
     if not isinstance(value, datetime):
         raise InvalidParameter(name, f"expected a datetime or ISO-8601 string, got "
                                      f"{_shown(value)}")
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    ts = value.timestamp()
-    if not 0 <= ts <= MAX_EPOCH:
+    moment = value if value.utcoffset() is not None else value.replace(tzinfo=UTC)
+    if not EARLIEST <= moment <= LATEST:  # aware comparisons never overflow
         raise InvalidParameter(name, f"must lie between 1970-01-01 and 9999-12-31, got {value}")
-    return ts
+    return moment.astimezone(UTC)
+
+
+def to_epoch(value: datetime | str | float | None, name: str) -> float | None:
+    """:func:`to_datetime` as epoch seconds; an epoch number is taken as it is (in bounds)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not 0 <= value <= MAX_EPOCH:
+            raise InvalidParameter(name, "must lie between 1970-01-01 and 9999-12-31")
+        return float(value)
+    moment = to_datetime(value, name)
+    return None if moment is None else moment.timestamp()
+
+
+def opaque_cursor(position: str) -> str:
+    """The one cursor codec: a listing's position (its own text) as an opaque cursor."""
+    return base64.urlsafe_b64encode(position.encode()).decode().rstrip("=")
+
+
+def read_cursor(cursor: Any, parse: Callable[[str], T]) -> T:
+    """The position an :func:`opaque_cursor` holds, read by the listing's ``parse``.
+
+    Anything that could not have come from ``opaque_cursor`` (not a string, not base64
+    of UTF-8 text, a position ``parse`` refuses with a ValueError) is InvalidParameter
+    naming ``cursor``.
+    """
+    if not isinstance(cursor, str):
+        raise InvalidParameter("cursor", f"expected a string, got {_shown(cursor)}")
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        return parse(base64.urlsafe_b64decode(padded.encode("ascii")).decode())
+    except (ValueError, UnicodeError, binascii.Error):
+        raise InvalidParameter("cursor", f"not a cursor returned by this API: "
+                                         f"{_shown(cursor)}") from None
 
 
 def encode_cursor(created_us: int, job_id: str) -> str:
     """The opaque cursor pointing just after the job ``(created_us, job_id)``."""
-    return base64.urlsafe_b64encode(f"{created_us}:{job_id}".encode()).decode().rstrip("=")
+    return opaque_cursor(f"{created_us}:{job_id}")
 
 
 def decode_cursor(cursor: str) -> tuple[int, str]:
-    """Decode a cursor made by :func:`encode_cursor`; InvalidParameter naming ``cursor``.
+    """Decode a cursor made by :func:`encode_cursor`; InvalidParameter naming ``cursor``."""
+    return read_cursor(cursor, _job_position)
 
-    Anything that could not have come from :func:`encode_cursor` is refused here: a
-    number beyond the last representable time, an id no job can have (NUL, too long).
-    """
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        raw = base64.urlsafe_b64decode(padded.encode("ascii")).decode()
-        us, job_id = raw.split(":", 1)
-        if not us.isascii() or not us.isdigit() or len(us) > len(str(MAX_CURSOR_US)):
-            raise ValueError
-        text_arg(job_id, "cursor")
-        if int(us) > MAX_CURSOR_US:
-            raise ValueError
-        return int(us), job_id
-    except (ValueError, UnicodeError, binascii.Error):
-        raise InvalidParameter("cursor", f"not a cursor returned by this API: "
-                                         f"{_shown(cursor)}") from None
+
+def _job_position(text: str) -> tuple[int, str]:
+    """``"<created_us>:<id>"`` as a pair; ValueError for a number beyond the last
+    representable time or an id no job can have (NUL, too long)."""
+    us, job_id = text.split(":", 1)
+    if not us.isascii() or not us.isdigit() or len(us) > len(str(MAX_CURSOR_US)):
+        raise ValueError(us)
+    text_arg(job_id, "cursor")
+    if int(us) > MAX_CURSOR_US:
+        raise ValueError(us)
+    return int(us), job_id
 
 
 def _optional_str(value: Any, name: str) -> str | None:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from celery.app.utils import find_app
+
 from .alerts import hooks as alerts_feature
 from .alerts.tasks import register_alert_tasks
 from .config import Settings
+from .errors import InvalidParameter
 from .hooks import hooks_of
 from .tracker import reset_tracker
 
@@ -29,7 +32,7 @@ def install(app: Any, **settings: Any) -> Any:
 
     for name, value in settings.items():
         if name not in Settings.__dataclass_fields__:
-            raise ValueError(f"install: unknown regiq setting {name!r}")
+            raise InvalidParameter(name, f"unknown regiq setting {name!r}")
         app.conf[f"regiq_{name}"] = value
     Settings.from_app(app)  # bad settings fail here, not at the first task
     register_alert_tasks(app)  # the alert tasks, routed to the alert queue
@@ -40,3 +43,14 @@ def install(app: Any, **settings: Any) -> Any:
         reset_tracker(app)
     connect(app)
     return app
+
+
+def load_app(spec: Any) -> Any:
+    """The Celery app ``spec`` names: ``module:attribute`` (or a module holding one),
+    imported as ``celery -A`` does, from the current directory first; an app object as
+    it is; None for the bundled app. ImportError or AttributeError if there is none."""
+    if spec is None:
+        from .celery import app
+
+        return app
+    return find_app(spec) if isinstance(spec, str) else spec

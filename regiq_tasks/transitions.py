@@ -6,6 +6,7 @@ import traceback as tb
 from typing import Any
 
 from .keys import index_member
+from .record import PROGRESS_FIELDS
 from .redact import ARGS_PREVIEW_MAX, args_preview  # noqa: F401  (lifecycle calls it here)
 from .runtime import JobRuntime
 from .states import JobStatus
@@ -13,6 +14,8 @@ from .store import Change
 
 ERROR_MESSAGE_MAX = 2000
 TRACEBACK_MAX = 8000
+# The hash fields every progress flush writes (progress_fields; metadata only when changed).
+PROGRESS_FLUSH_FIELDS = frozenset({*PROGRESS_FIELDS, "rate_per_s", "eta_seconds"})
 
 
 def error_info(exc: BaseException | None, traceback_text: str | None = None) -> dict[str, Any]:

@@ -9,6 +9,8 @@ import pytest
 from celery import Celery
 
 from regiq_tasks import ConfigurationError, get_history, get_job, get_pipeline, install, list_jobs
+from regiq_tasks.errors import LIVE_STORE, InvalidParameter, StoreUnavailable
+from tests.fixtures.ports import free_port
 from tests.fixtures.waiting import wait_for
 
 
@@ -36,15 +38,39 @@ def test_an_unknown_job_id_gives_none(app: Celery) -> None:
 ])
 def test_bad_arguments_raise_value_error_naming_the_parameter(app: Celery, call: Any,
                                                               parameter: str) -> None:
-    with pytest.raises(ValueError, match=rf"^{parameter}:"):
+    with pytest.raises(ValueError, match=rf"^{parameter}:") as raised:
         call(app)
+    assert isinstance(raised.value, InvalidParameter) and raised.value.parameter == parameter
+
+
+@pytest.mark.parametrize("moment, accepted", [
+    ("1970-01-01T00:00:00Z", True), ("9999-12-31T23:59:59Z", True),
+    ("1969-12-31T23:59:59Z", False), ("9999-12-31T23:00:00-01:00", False),
+    (datetime(9500, 1, 1), True),
+])
+def test_time_arguments_share_one_range_from_1970_to_9999(app: Celery, moment: Any,
+                                                          accepted: bool) -> None:
+    if accepted:
+        assert list_jobs(until=moment, app=app)["items"] == []
+    else:
+        with pytest.raises(InvalidParameter, match="^until: must lie between"):
+            list_jobs(until=moment, app=app)
+
+
+def test_an_unreachable_store_is_named_by_the_error_not_by_its_text(make_app: Any) -> None:
+    app = make_app(redis_url=f"redis://127.0.0.1:{free_port()}/0", redis_timeout=0.5)
+    with pytest.raises(StoreUnavailable) as raised:
+        list_jobs(app=app)
+    assert raised.value.dependency == LIVE_STORE
+    assert raised.value.summary == "live store (Redis) unreachable"
 
 
 def test_bad_settings_raise_a_configuration_error(app: Celery) -> None:
     with pytest.raises(ConfigurationError, match="lost_after"):
         install(app, lost_after=0)
-    with pytest.raises(ValueError, match="unknown regiq setting 'lost_afterr'"):
+    with pytest.raises(ValueError, match="unknown regiq setting 'lost_afterr'") as raised:
         install(app, lost_afterr=3)
+    assert isinstance(raised.value, InvalidParameter) and raised.value.parameter == "lost_afterr"
 
 
 def test_filters_select_by_status_type_worker_pipeline_and_time(app: Celery, worker: Any) -> None:

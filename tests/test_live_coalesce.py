@@ -62,3 +62,19 @@ def test_a_relay_resumes_before_the_oldest_change_it_held_back() -> None:
     assert coalescer.take(2) == []
     assert coalescer.resume_after("9-0") == "7-2"
     assert previous_id("8-0") == f"7-{2**64 - 1}" and previous_id("0-0") == "0-0"
+
+
+def test_what_a_progress_flush_writes_is_what_the_relay_sends_compact() -> None:
+    from types import SimpleNamespace
+
+    from regiq_tasks.runtime import JobRuntime
+    from regiq_tasks.transitions import PROGRESS_FLUSH_FIELDS, progress_fields
+
+    runtime = JobRuntime("j", SimpleNamespace(name="t"), started_wall=0.0, rss=0)
+    runtime.current, runtime.total, runtime.message = 1, 4, "a quarter"
+    assert set(progress_fields(runtime)) == PROGRESS_FLUSH_FIELDS
+    coalescer = Coalescer(max_rate=10, tick=0.1)
+    coalescer.add("1-0", "j", "running", frozenset({"status"}))
+    coalescer.take(1)
+    coalescer.add("2-0", "j", "running", frozenset(progress_fields(runtime)))
+    assert [s.full for s in coalescer.take(2)] == [False]

@@ -139,12 +139,21 @@ def test_malformed_json_and_wrong_types_are_400(monitor: Monitor, app: Celery) -
     assert monitor.put(f"/status/jobs/{job.id}/cancel", {"reason": "   "}).status_code == 400
 
 
+@pytest.mark.parametrize("path", ["/status/jobs", "/status/jobs/history", "/alerts"])
+def test_rest_and_python_api_share_the_time_range(monitor: Monitor, path: str) -> None:
+    assert monitor.get(path, query={"since": "9500-01-01T00:00:00Z"}).status_code == 200
+    response = monitor.get(path, query={"since": "1969-12-31T23:59:59Z"})
+    assert response.status_code == 400
+    assert "since" in response.get_json()["error"]["details"]["query"]
+
+
 def test_an_unreachable_redis_is_503(make_app: Any) -> None:
     app = make_app(redis_url=f"redis://127.0.0.1:{free_port()}/0", redis_timeout=0.5)
     monitor = Monitor(app)
     response = monitor.get("/status/jobs")
     assert response.status_code == 503
-    assert response.get_json()["error"]["code"] == "unavailable"
+    assert response.get_json()["error"] == {
+        "code": "unavailable", "message": "live store (Redis) unreachable", "details": None}
     assert monitor.get("/status/jobs/some-id").status_code == 503
     assert monitor.client.get("/healthz").status_code == 200
 
@@ -155,6 +164,15 @@ def test_an_unreachable_database_is_503_for_history(make_app: Any) -> None:
                    auto_migrate=False)
     response = Monitor(app).get("/status/jobs/history")
     assert response.status_code == 503
+
+
+def test_regiq_celery_app_finds_a_named_app_as_the_cli_does(app: Celery,
+                                                            monkeypatch: Any) -> None:
+    from tests.fixtures import cli_target
+
+    monkeypatch.setattr(cli_target, "app", app)
+    flask_app = create_app({"REGIQ_CELERY_APP": "tests.fixtures.cli_target:app"})
+    assert flask_app.extensions["regiq_monitor"].celery_app is app
 
 
 def test_a_bad_token_configuration_fails_at_create_app(app: Celery) -> None:

@@ -5,11 +5,10 @@ from __future__ import annotations
 from apiflask import Schema, fields, validators
 
 from regiq_tasks.alerts.models import AlertStatus, Severity
+from regiq_tasks.alerts.service import NOTE_MAX
 from regiq_tasks.filters import DEFAULT_LIMIT, MAX_LIMIT
 
 from .schemas import MAX_CURSOR, MAX_TEXT, _sane_time, _text
-
-MAX_NOTE = 2000  # characters of a resolution note
 
 
 class AlertListQuery(Schema):
@@ -22,7 +21,7 @@ class AlertListQuery(Schema):
 
 
 class ResolveIn(Schema):
-    note = fields.String(required=True, validate=validators.Length(1, MAX_NOTE))
+    note = fields.String(required=True, validate=validators.Length(1, NOTE_MAX))
 
 
 class AlertOut(Schema):

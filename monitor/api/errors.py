@@ -62,8 +62,7 @@ def _json(status: int, message: str, details: Any = None) -> Response:
 
 
 def _unavailable(exc: StoreUnavailable) -> Response:
-    parts = str(exc).split(": ")
-    return _json(503, parts[1] if len(parts) > 1 else "a dependency is unavailable")
+    return _json(503, exc.summary)  # which dependency and why; never the cause's text
 
 
 def _not_found(exc: JobNotFound) -> Response:
@@ -96,20 +95,18 @@ def register_error_handlers(app: APIFlask) -> None:
 
 @contextmanager
 def bad_input(*parameters: str) -> Iterator[None]:
-    """Turn the Python API's ValueError naming one of ``parameters`` into a 400.
+    """Turn the Python API's :class:`InvalidParameter` naming one of ``parameters`` into
+    a 400.
 
-    An :class:`InvalidParameter` carries the name; a plain ValueError's message starts
-    with it. Any other ValueError is a fault of ours and stays a 500 rather than blaming
-    the client.
+    One naming another parameter, or any other ValueError, is a fault of ours and stays
+    a 500 rather than blaming the client.
     """
     try:
         yield
-    except ValueError as exc:
-        name = (exc.parameter if isinstance(exc, InvalidParameter)
-                else str(exc).split(":", 1)[0])
-        if name not in parameters:
+    except InvalidParameter as exc:
+        if exc.parameter not in parameters:
             raise
-        raise HTTPError(400, str(exc), detail={name: [str(exc)]}) from None
+        raise HTTPError(400, str(exc), detail={exc.parameter: [str(exc)]}) from None
 
 
 def _too_large(limit: int) -> HTTPError:

@@ -7,21 +7,18 @@ schemas, serialises responses through the output schemas and generates
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from apiflask import Schema, fields, validators
 from marshmallow import ValidationError
 
-from regiq_tasks.filters import DEFAULT_LIMIT, MAX_LIMIT
+from regiq_tasks.errors import InvalidParameter
+from regiq_tasks.filters import DEFAULT_LIMIT, MAX_LIMIT, MAX_REASON, MAX_TEXT, to_datetime
 from regiq_tasks.states import JobStatus
 
-MAX_TEXT = 255  # characters of an id or a filter value
 MAX_CURSOR = 512  # characters of a cursor
-MAX_REASON = 1000  # characters of a cancel reason or a progress message
 MAX_PROGRESS = 1e15  # largest progress value accepted (keeps every value finite)
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 STATUSES = [s.value for s in JobStatus]
 
 
@@ -41,13 +38,11 @@ class JSONNumber(fields.Float):
 
 
 def _sane_time(value: datetime) -> None:
-    """Refuse times outside 1970..9000 UTC (naive = UTC): no job lives there."""
+    """Refuse the times the Python API refuses (the bounds of ``filters.to_datetime``)."""
     try:
-        moment = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
-    except (OverflowError, ValueError):
-        raise ValidationError("date-time out of range") from None
-    if not EARLIEST <= moment <= LATEST:
-        raise ValidationError("must lie between 1970-01-01 and 9000-01-01 (UTC)")
+        to_datetime(value, "time")
+    except InvalidParameter as exc:
+        raise ValidationError(exc.problem) from None
 
 
 def _text(**kw: Any) -> fields.String:

@@ -18,11 +18,9 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from regiq_tasks.states import FINAL_STATUSES
+from regiq_tasks.transitions import PROGRESS_FLUSH_FIELDS
 
 URGENT_FIELDS = frozenset({"cancel", "error"})  # changes that are never held back
-# Fields a progress flush writes: a job whose changes stay within them is sent compact.
-PROGRESS_FIELDS = frozenset({"progress_current", "progress_total", "progress_message",
-                             "rate_per_s", "eta_seconds"})
 WINDOW = 1.0  # s: the rate window (counted in ticks)
 MAX_KNOWN = 100_000  # jobs whose last status is remembered (oldest forgotten first)
 
@@ -68,7 +66,7 @@ class Coalescer:
             self._remember(job_id, status)
         if changed & URGENT_FIELDS or status in FINAL_STATUSES:
             pending.urgent = True
-        if pending.urgent or not changed <= PROGRESS_FIELDS:
+        if pending.urgent or not changed <= PROGRESS_FLUSH_FIELDS:  # progress only: compact
             pending.full = True
 
     def _remember(self, job_id: str, status: str) -> None:

@@ -24,6 +24,7 @@ import redis
 
 from regiq_tasks.keys import RELAY_LOCK, Keys
 from regiq_tasks.lease import Lease
+from regiq_tasks.record import _text  # bytes or str from Redis as str (one definition)
 from regiq_tasks.store import LiveStore
 
 from .coalesce import Coalescer, Sendable
@@ -200,10 +201,6 @@ class Relay:
             else:
                 self.server.emit("job_updates", items, to=list(rooms), namespace="/")
         return sum(len(items) for items in groups.values())
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _id_tuple(entry_id: str) -> tuple[int, int]:

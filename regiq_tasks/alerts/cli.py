@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from ..cli_support import APP_HELP, clean_errors, load_app, print_json
+from ..cli_support import APP_HELP, app_option, clean_errors, print_json
 from ..cli_tables import Column, json_option, print_listing, when
 
 ALERT_COLUMNS = [
@@ -40,7 +40,7 @@ def alerts_list(app_spec: str | None, as_json: bool, **filters: Any) -> None:
     from .service import list_alerts
 
     with clean_errors():
-        page = list_alerts(app=load_app(app_spec), **filters)
+        page = list_alerts(app=app_option(app_spec), **filters)
     print_listing(page, ALERT_COLUMNS, "Alerts", as_json)
 
 
@@ -52,7 +52,7 @@ def alerts_show(alert_id: int, app_spec: str | None) -> None:
     from .service import get_alert
 
     with clean_errors():
-        print_json(get_alert(alert_id, app=load_app(app_spec)))
+        print_json(get_alert(alert_id, app=app_option(app_spec)))
 
 
 @alerts.command("resolve")
@@ -67,4 +67,4 @@ def alerts_resolve(alert_id: int, note: str, resolved_by: str | None,
 
     with clean_errors():
         print_json(resolve_alert(alert_id, note, resolved_by or getpass.getuser(),
-                                  app=load_app(app_spec)))
+                                  app=app_option(app_spec)))

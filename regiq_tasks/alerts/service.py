@@ -1,39 +1,33 @@
 """The alert API for the monitor and the CLI: plain dicts, ISO-8601 times, typed errors.
 
 Each function takes an optional ``app`` (default: Celery's current app). Bad arguments
-raise ``ValueError`` naming the parameter; an unknown id raises ``AlertNotFound``;
-resolving twice raises ``AlertAlreadyResolved``; an unreachable database raises
-``StoreUnavailable``.
+raise ``InvalidParameter`` (a ``ValueError``) naming the parameter; an unknown id raises
+``AlertNotFound``; resolving twice raises ``AlertAlreadyResolved``; an unreachable
+database raises ``StoreUnavailable``.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 from celery import current_app
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
-from ..errors import AlertNotFound, InvalidParameter, StoreUnavailable
-from ..filters import DEFAULT_LIMIT, MAX_LIMIT
-from ..history.repository import parse_time
+from ..errors import ALERT_DATABASE, AlertNotFound, InvalidParameter, reachable
+from ..filters import DEFAULT_LIMIT, MAX_LIMIT, opaque_cursor, prose_arg, read_cursor, to_datetime
 from ..tracker import get_tracker
 from . import stats, store
 from .models import AlertStatus, Severity
 from .store import AlertQuery
+from .tasks import ANNOUNCE_TASK
 
 logger = logging.getLogger(__name__)
 
 NOTE_MAX = 2000  # characters of a resolution note
 NAME_MAX = 255  # characters of a rule name or of who resolved
 MAX_ALERT_ID = 2**63 - 1  # the largest id the alerts table can hold (BIGINT)
-ANNOUNCE_TASK = "regiq_tasks.alerts.announce"
 _CURSOR_TAG = "alert:"
 
 
@@ -43,14 +37,6 @@ def _app(app: Any) -> Any:
 
 def _engine(app: Any) -> Engine:
     return get_tracker(_app(app)).existing_engine
-
-
-@contextmanager
-def _reachable(what: str) -> Iterator[None]:
-    try:
-        yield
-    except SQLAlchemyError as exc:
-        raise StoreUnavailable(f"{what}: alert database unreachable: {exc}") from exc
 
 
 def alert_id_arg(value: Any, name: str = "alert_id") -> int:
@@ -67,23 +53,18 @@ def alert_id_arg(value: Any, name: str = "alert_id") -> int:
 
 def encode_cursor(alert_id: int) -> str:
     """The opaque cursor of the page after the alert ``alert_id``."""
-    return base64.urlsafe_b64encode(f"{_CURSOR_TAG}{alert_id}".encode()).decode().rstrip("=")
+    return opaque_cursor(f"{_CURSOR_TAG}{alert_id}")
 
 
 def decode_cursor(cursor: Any) -> int:
     """The alert id a cursor points after; InvalidParameter naming ``cursor`` if not ours."""
-    if not isinstance(cursor, str):
-        raise InvalidParameter("cursor", f"expected a string, got {cursor!r}")
-    try:
-        raw = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode("ascii"))
-        text = raw.decode()
-        if not text.startswith(_CURSOR_TAG):
-            raise ValueError
-        return alert_id_arg(text[len(_CURSOR_TAG):], "cursor")
-    except (ValueError, UnicodeError, binascii.Error):
-        shown = cursor if len(cursor) <= 80 else cursor[:77] + "..."
-        raise InvalidParameter("cursor", f"not a cursor returned by this API: "
-                                         f"{shown!r}") from None
+    return read_cursor(cursor, _alert_position)
+
+
+def _alert_position(text: str) -> int:
+    if not text.startswith(_CURSOR_TAG):
+        raise ValueError(text)
+    return alert_id_arg(text[len(_CURSOR_TAG):], "cursor")
 
 
 def _choice(value: Any, name: str, allowed: list[str], upper: bool = False) -> str | None:
@@ -95,15 +76,6 @@ def _choice(value: Any, name: str, allowed: list[str], upper: bool = False) -> s
     return str(text)
 
 
-def _text(value: Any, name: str, limit: int, required: bool) -> str | None:
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or not value.strip() or len(value) > limit or "\x00" in value:
-        raise InvalidParameter(name, f"expected a non-empty string of at most {limit} "
-                                     "characters without NUL")
-    return value.strip()
-
-
 def build_query(*, status: Any = None, severity: Any = None, rule: Any = None,
                 since: Any = None, limit: Any = DEFAULT_LIMIT, cursor: Any = None) -> AlertQuery:
     """Validate listing arguments; ValueError naming the bad parameter."""
@@ -113,8 +85,8 @@ def build_query(*, status: Any = None, severity: Any = None, rule: Any = None,
     return AlertQuery(
         status=_choice(status, "status", [s.value for s in AlertStatus]),
         severity=_choice(severity, "severity", [s.value for s in Severity], upper=True),
-        rule=_text(rule, "rule", NAME_MAX, required=False),
-        since=parse_time(since, "since"), limit=limit,
+        rule=prose_arg(rule, "rule", NAME_MAX, required=False, strip=True),
+        since=to_datetime(since, "since"), limit=limit,
         before_id=decode_cursor(cursor) if cursor is not None else None)
 
 
@@ -128,7 +100,7 @@ def list_alerts(*, status: str | None = None, severity: str | None = None,
     """
     q = build_query(status=status, severity=severity, rule=rule, since=since, limit=limit,
                     cursor=cursor)
-    with _reachable("list_alerts"):
+    with reachable("list_alerts", ALERT_DATABASE):
         items, last_id = store.page(_engine(app), q)
     return {"items": items, "next_cursor": encode_cursor(last_id) if last_id else None}
 
@@ -136,7 +108,7 @@ def list_alerts(*, status: str | None = None, severity: str | None = None,
 def get_alert(alert_id: int | str, *, app: Any = None) -> dict[str, Any]:
     """One alert's record; AlertNotFound if there is none with this id."""
     key = alert_id_arg(alert_id)
-    with _reachable("get_alert"):
+    with reachable("get_alert", ALERT_DATABASE):
         alert = store.get_alert(_engine(app), key)
     if alert is None:
         raise AlertNotFound(key)
@@ -147,10 +119,10 @@ def resolve_alert(alert_id: int | str, note: str, resolved_by: str | None = None
                   app: Any = None) -> dict[str, Any]:
     """Resolve an open alert with a note; records who and when, then announces it."""
     key = alert_id_arg(alert_id)
-    text = _text(note, "note", NOTE_MAX, required=True)
-    who = _text(resolved_by, "resolved_by", NAME_MAX, required=False)
+    text = prose_arg(note, "note", NOTE_MAX, required=True, strip=True)
+    who = prose_arg(resolved_by, "resolved_by", NAME_MAX, required=False, strip=True)
     celery_app = _app(app)
-    with _reachable("resolve_alert"):
+    with reachable("resolve_alert", ALERT_DATABASE):
         alert = store.resolve_alert(_engine(celery_app), key, str(text), who)
     try:
         celery_app.tasks[ANNOUNCE_TASK].apply_async(
@@ -164,5 +136,5 @@ def resolve_alert(alert_id: int | str, note: str, resolved_by: str | None = None
 def alert_statistics(*, app: Any = None) -> dict[str, Any]:
     """Counts by severity, status and rule (rows and occurrences), open now, and the
     mean and p95 seconds from first seen to resolved."""
-    with _reachable("alert_statistics"):
+    with reachable("alert_statistics", ALERT_DATABASE):
         return stats.statistics(_engine(app))

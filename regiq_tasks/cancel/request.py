@@ -15,25 +15,13 @@ import logging
 import time
 from typing import Any
 
-from ..api import _job_id, _reachable, _tracker, get_pipeline
-from ..errors import InvalidParameter, JobNotCancellable, JobNotFound
-from ..filters import text_arg
+from ..api import _job_id, _tracker, get_pipeline
+from ..errors import InvalidParameter, JobNotCancellable, JobNotFound, reachable
+from ..filters import MAX_REASON, prose_arg
 from ..history import repository
 from ..record import iso
 
 logger = logging.getLogger(__name__)
-
-MAX_REASON = 1000
-
-
-def _text(value: Any, name: str, required: bool) -> str | None:
-    if value is None and not required:
-        return None
-    text = text_arg(value, name, MAX_REASON)
-    if not text.strip():
-        raise InvalidParameter(name, "must not be blank")
-    return text
-
 
 def cancel_job(job_id: str, reason: str, requested_by: str | None = None,
                terminate: bool = False, *, app: Any = None) -> dict[str, Any]:
@@ -43,15 +31,15 @@ def cancel_job(job_id: str, reason: str, requested_by: str | None = None,
     failed or was lost. A second cancel returns the record unchanged (first reason kept).
     """
     job_id = _job_id(job_id)
-    reason = _text(reason, "reason", required=True)  # type: ignore[assignment]
-    requested_by = _text(requested_by, "requested_by", required=False)
+    reason = prose_arg(reason, "reason", MAX_REASON, required=True)  # type: ignore[assignment]
+    requested_by = prose_arg(requested_by, "requested_by", MAX_REASON, required=False)
     if not isinstance(terminate, bool):
         raise InvalidParameter("terminate", f"expected a bool, got {terminate!r}")
     tracker = _tracker(app)
     now = time.time()
     cancel = {"requested": True, "reason": reason, "requested_by": requested_by,
               "requested_at": iso(now), "terminate": terminate}
-    with _reachable("cancel_job"):
+    with reachable("cancel_job"):
         outcome, status = tracker.store.request_cancel(job_id, cancel, terminate, now)
         if outcome == "missing":
             archived = repository.get_job(tracker.existing_engine, job_id)
@@ -89,16 +77,16 @@ def cancel_pipeline(pipeline_id: str | None = None, reason: str | None = None,
         raise InvalidParameter("pipeline_id", "conflicts with its alias root_id")
     pid = _job_id(pipeline_id if pipeline_id is not None else root_id,
                   "pipeline_id" if pipeline_id is not None or root_id is None else "root_id")
-    why = _text(reason, "reason", required=True)
+    why = prose_arg(reason, "reason", MAX_REASON, required=True)
     assert why is not None
-    requested_by = _text(requested_by, "requested_by", required=False)
+    requested_by = prose_arg(requested_by, "requested_by", MAX_REASON, required=False)
     tracker = _tracker(app)
     summary = get_pipeline(pid, app=tracker.app)
     if summary is None:
         raise JobNotFound(pid)
     cancel = {"requested": True, "reason": why, "requested_by": requested_by,
               "requested_at": iso(time.time()), "terminate": terminate}
-    with _reachable("cancel_pipeline"):
+    with reachable("cancel_pipeline"):
         tracker.store.cancel_pipeline_record(pid, cancel)
     for job in summary["jobs"]:
         if job["status"] in ("queued", "running", "retrying"):

@@ -26,6 +26,7 @@ from rich.live import Live
 
 from .. import get_history, list_jobs
 from ..config import Settings
+from ..errors import InvalidParameter
 from ..history.db import upgrade
 from ..states import FINAL_STATUSES, JobStatus
 from ..tracker import reset_tracker
@@ -225,9 +226,10 @@ def run_demo(redis_url: str | None = None, database_url: str | None = None, jobs
     until Ctrl-C or SIGTERM (exit code 0 or 1 by the outcome), or stop at once with
     ``exit_when_done``."""
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise ValueError(f"jobs: expected an integer >= 1, got {jobs!r}")
+        raise InvalidParameter("jobs", f"expected an integer >= 1, got {jobs!r}")
     if not duration > 0:
-        raise ValueError(f"duration: expected a number of seconds > 0, got {duration!r}")
+        raise InvalidParameter("duration", f"expected a number of seconds > 0, got "
+                                           f"{duration!r}")
     console = console or Console()
     procs = Processes(Path(workdir).resolve())
     saved_env = dict(os.environ)

@@ -28,7 +28,6 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000  # ms a SQLite writer waits for a lock before fa
 MIGRATION_LOCK_KEY = 0x7265676971  # PostgreSQL advisory lock key serialising our migrations
 DRIVER_PACKAGES = {"MySQLdb": "mysqlclient", "pymysql": "PyMySQL", "psycopg": "psycopg",
                    "psycopg2": "psycopg2-binary"}  # driver module -> what to pip install
-NOT_FOUND = "REGIQ_DATABASE_URL: history database not found"  # the monitor shows its middle
 CREATE_HINT = "a worker or `regiq db upgrade` creates it"  # said when a reader finds none
 
 
@@ -60,8 +59,7 @@ def open_existing(url: str) -> Engine:
     engine = _connect_existing(parsed)
     try:
         if _revision(engine) is None:
-            raise HistoryNotFound(f"{NOT_FOUND}: {_shown(parsed)} has no regiq schema; "
-                                  f"{CREATE_HINT}")
+            raise HistoryNotFound(f"{_shown(parsed)} has no regiq schema; {CREATE_HINT}")
     except BaseException:
         engine.dispose()
         raise
@@ -120,8 +118,7 @@ def _existing_sqlite(url: URL) -> URL:
         return url  # in-memory or already a URI: as given
     file = Path(path).expanduser().resolve()
     if not file.is_file():
-        raise HistoryNotFound(f"{NOT_FOUND}: {_shown(url)} does not exist (no file {file}); "
-                              f"{CREATE_HINT}")
+        raise HistoryNotFound(f"{_shown(url)} does not exist (no file {file}); {CREATE_HINT}")
     return url.set(database=f"file:{quote(str(file))}",
                    query={**url.query, "mode": "rw", "uri": "true"})
 

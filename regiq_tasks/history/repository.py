@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, Engine, Insert, Select, literal, select, t
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..errors import ConfigurationError, InvalidParameter
-from ..filters import JobQuery, encode_cursor
+from ..filters import JobQuery, encode_cursor, to_datetime
 from .models import (
     ARGS_PREVIEW_LENGTH,
     ID_LENGTH,
@@ -39,19 +39,6 @@ COLUMN_LENGTHS = {
 }
 # Filters of JobQuery that compare one column for equality.
 EQUALITY_FILTERS = ("status", "type", "worker", "pipeline_id", "name")
-
-
-def parse_time(value: str | datetime | None, name: str) -> datetime | None:
-    """An ISO-8601 string or datetime as an aware UTC datetime (naive read as UTC)."""
-    if value is not None and not isinstance(value, (str, datetime)):
-        raise InvalidParameter(name, f"expected an ISO-8601 string, got {value!r}")
-    try:
-        if isinstance(value, str):
-            value = datetime.fromisoformat(value.strip())  # 3.11+ reads a "Z" suffix
-        return as_utc(value)
-    except (ValueError, OverflowError):
-        shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
-        raise InvalidParameter(name, f"not an ISO-8601 date-time in range: {shown}") from None
 
 
 def created_us(moment: datetime) -> int:
@@ -86,9 +73,10 @@ def _block(record: Mapping[str, Any], name: str) -> Mapping[str, Any]:
 def row_from_record(record: Mapping[str, Any], *, now: datetime | None = None) -> dict[str, Any]:
     """The ``job_history`` row for a job record; ``now`` fills created_at as a last resort."""
     if not record.get("id") or not record.get("status"):
-        raise ValueError(f"record: a job record needs an id and a status, got {record!r}")
+        raise InvalidParameter("record", f"a job record needs an id and a status, got "
+                                         f"{record!r}")
     now = as_utc(now) or datetime.now(UTC)
-    times = {n: parse_time(record.get(n), n) for n in ("created_at", "started_at", "finished_at")}
+    times = {n: to_datetime(record.get(n), n) for n in ("created_at", "started_at", "finished_at")}
     error, resources = _block(record, "error"), _block(record, "resources")
     row: dict[str, Any] = {
         name: record.get(name)

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Engine, Index, Integer, String, Table, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
+from ..errors import InvalidParameter
 from .models import NAME_LENGTH, Base, UTCDateTime
 
 TOKEN_BYTES = 32  # random bytes in a created token (256 bits)
@@ -80,7 +81,7 @@ def _role(value: Any) -> Role:
         return Role(value)
     except ValueError:
         allowed = ", ".join(r.value for r in Role)
-        raise ValueError(f"role: {value!r} is not one of {allowed}") from None
+        raise InvalidParameter("role", f"{value!r} is not one of {allowed}") from None
 
 
 API_TOKENS: Table = Base.metadata.tables[ApiToken.__tablename__]
@@ -98,8 +99,8 @@ def _public(row: Any) -> dict[str, Any]:
 def create_token(engine: Engine, name: str, role: str) -> tuple[dict[str, Any], str]:
     """Store a new token; returns its public record and the token (shown only now)."""
     if not isinstance(name, str) or not name.strip() or len(name) > NAME_LENGTH:
-        raise ValueError(f"name: expected a non-empty string of at most {NAME_LENGTH} "
-                         f"characters, got {name!r}")
+        raise InvalidParameter("name", f"expected a non-empty string of at most {NAME_LENGTH} "
+                                       f"characters, got {name!r}")
     token = new_token()
     row: dict[str, Any] = {"name": name, "role": _role(role).value,
                            "token_hash": hash_token(token), "created_at": datetime.now(UTC),
