@@ -5,4 +5,4 @@ The bundled app's real configuration ships inside the package as
 ``regiq_tasks``, so it never shadows, nor is shadowed by, a user's own ``celeryconfig``).
 """
 
-from regiq_tasks.celeryconfig import *  # noqa: F401,F403
+from regiq_tasks.celeryconfig import *  # noqa: F403

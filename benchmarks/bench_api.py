@@ -66,7 +66,7 @@ def parse_args() -> argparse.Namespace:
 
 def job(i: int, base: float) -> tuple[dict[str, Any], float]:
     """A realistic record of job ``i`` (newer with i) and its creation time."""
-    from regiq_tasks.record import iso
+    from regiq_tasks.store.record import iso
 
     created = base + i * 0.001
     status = "failed" if i % 10 == 3 else "running" if i % 10 == 5 else \
@@ -169,7 +169,7 @@ def load_history(url: str, count: int, base: float) -> float:
 
 def deep_cursor(count: int, base: float, keep: Any) -> str:
     """The cursor just after the job 90% down the newest-first list of jobs ``keep`` takes."""
-    from regiq_tasks.filters import encode_cursor
+    from regiq_tasks.store.filters import encode_cursor
 
     matching = [i for i in range(count) if keep(i)]
     i = matching[len(matching) // 10]
@@ -281,7 +281,7 @@ def main() -> int:
     info = common.header("bench_api")
     import redis
 
-    from regiq_tasks.tracker import get_tracker
+    from regiq_tasks.tracking.tracker import get_tracker
 
     rid = common.run_id()
     prefix = common.unique_prefix("api", rid) + "regiq:"

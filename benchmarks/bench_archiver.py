@@ -117,8 +117,8 @@ def history_count(engine: Any) -> int:
 def run_backend(label: str, store: Any, client: Any, ids: list[str],
                 args: argparse.Namespace, fresh: Any) -> list[dict[str, Any]]:
     """``args.runs`` timed drains, each into the empty history ``fresh(i)`` returns."""
-    from regiq_tasks.archive import Archiver
     from regiq_tasks.history import make_engine
+    from regiq_tasks.housekeeping.archive import Archiver
 
     runs = []
     for i in range(args.runs):
@@ -151,8 +151,8 @@ def main() -> int:
     import redis
 
     from regiq_tasks.history import upgrade
-    from regiq_tasks.keys import Keys
     from regiq_tasks.store import LiveStore
+    from regiq_tasks.store.keys import Keys
 
     rid = common.run_id()
     prefix = common.unique_prefix("archiver", rid)

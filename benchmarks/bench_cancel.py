@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import common  # noqa: E402
+import common
 
 
 def wait_status(app: object, job_id: str, wanted: str, timeout: float) -> float:
@@ -48,6 +48,7 @@ def main() -> None:
                            database_url=f"sqlite:///{workdir / 'history.db'}")
     os.environ.update(env)
     import throughput_app as cancel_app
+
     from regiq_tasks import cancel_job
 
     latencies: list[float] = []

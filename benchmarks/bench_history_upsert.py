@@ -23,9 +23,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import common  # noqa: E402
-from regiq_tasks.history import make_engine, upgrade, upsert_jobs  # noqa: E402
-from regiq_tasks.record import iso  # noqa: E402
+import common
+
+from regiq_tasks.history import make_engine, upgrade, upsert_jobs
+from regiq_tasks.store.record import iso
 
 DEFAULT_POSTGRES_SERVER = common.DEFAULT_POSTGRES_SERVER
 

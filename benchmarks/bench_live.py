@@ -9,7 +9,8 @@ A ``regiq monitor`` subprocess (threading mode, Werkzeug + simple-websocket, the
 with its defaults: 100 ms tick, live_max_rate 10) serves the bundled app under a
 key prefix of its own. For each client count, that many python-socketio clients
 (python-socketio's asyncio client over WebSocket, spread over ``--client-procs``
-processes so that decoding does not starve the writer; needs ``aiohttp``) connect with a viewer token and subscribe to ``{"all": true}``; then
+processes so that decoding does not starve the writer; needs ``aiohttp``) connect with
+a viewer token and subscribe to ``{"all": true}``; then
 ``--jobs`` running jobs get ``--rate`` progress updates a second in total, written in
 pipelined batches of 10 through ``LiveStore.apply_many`` (the path the workers'
 background writer takes) every 10 ms. Each update's message carries the wall time of
@@ -41,9 +42,9 @@ import redis
 import requests
 import socketio
 
-from regiq_tasks.keys import Keys
 from regiq_tasks.store import Change, LiveStore
-from regiq_tasks.transitions import identity
+from regiq_tasks.store.keys import Keys
+from regiq_tasks.tracking.transitions import identity
 
 TARGET_P99_MS = 150.0
 BATCH = 10  # progress changes per pipelined write

@@ -29,9 +29,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import common  # noqa: E402
+import common
 
-from regiq_tasks.metrics.histogram import (  # noqa: E402
+from regiq_tasks.metrics.histogram import (
     MAX_RELATIVE_ERROR,
     Histogram,
     bucket_index,

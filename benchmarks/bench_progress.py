@@ -186,7 +186,8 @@ def main() -> int:
           f"{', '.join(f'{v:.3f}' for v in summary['coalesced_us_per_run'])}")
     print(f"timer overhead (perf_counter_ns pair) {timer:.0f} ns, included in the flushing-"
           f"call figures")
-    print(f"tracked records: {'all succeeded with progress ' + str(args.calls) + '/' + str(args.calls) if ok_tracked else records}")
+    shown = f"all succeeded with progress {args.calls}/{args.calls}" if ok_tracked else records
+    print(f"tracked records: {shown}")
     print(f"total run time {time.monotonic() - started:.0f} s; deleted {deleted} Redis keys "
           f"under {prefix}")
     result = {"benchmark": "progress", "date": common.now_iso(), "machine": info,

@@ -120,7 +120,7 @@ class Bench:
         return fig
 
     def _run(self, kind: str, mode: str, n: int) -> dict[str, float]:
-        from regiq_tasks.tracker import get_tracker
+        from regiq_tasks.tracking.tracker import get_tracker
 
         task = self._task(kind)
         if mode == "preloaded":
@@ -149,7 +149,7 @@ class Bench:
     def verify_tracked(self, ids: list[str], wait_s: float = 10.0) -> dict[str, Any]:
         """Statuses of the given tracked jobs in the live store (waits for final writes)."""
         from regiq_tasks import get_job
-        from regiq_tasks.tracker import get_tracker
+        from regiq_tasks.tracking.tracker import get_tracker
 
         store = get_tracker(self.app).store
         deadline = time.monotonic() + wait_s
@@ -202,7 +202,8 @@ def main() -> int:
     try:
         worker.start()
         ready_s = worker.wait_ready(throughput_app.app)
-        print(f"worker {hostname} ({args.pool}, c={args.concurrency if args.pool == 'prefork' else 1})"
+        concurrency = args.concurrency if args.pool == "prefork" else 1
+        print(f"worker {hostname} ({args.pool}, c={concurrency})"
               f" ready in {ready_s:.1f} s; queue {queue}, prefix {prefix}")
         bench = Bench(args, throughput_app, worker, raw)
         for kind in ("bare", "tracked"):  # warm up both pools and code paths

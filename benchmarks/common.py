@@ -23,13 +23,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
 
+import redis
+
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
 RESULTS_DIR = BENCH_DIR / "results"
 if str(REPO_DIR) not in sys.path:
     sys.path.insert(0, str(REPO_DIR))
 
-import redis
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_POSTGRES_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -98,7 +99,7 @@ class Worker:
         self._log: Any = None
 
     def start(self) -> None:
-        self._log = open(self.log_path, "wb") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        self._log = open(self.log_path, "wb") if self.log_path else subprocess.DEVNULL
         self.proc = subprocess.Popen(self.cmd, cwd=BENCH_DIR, env=self._env,
                                      stdout=self._log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
@@ -116,7 +117,7 @@ class Worker:
             try:
                 if app.control.ping(destination=[self.hostname], timeout=0.5):
                     return time.monotonic() - began
-            except Exception as exc:  # noqa: BLE001 - broker not ready yet: retry until the deadline
+            except Exception as exc:
                 last_error = exc
             time.sleep(0.2)
         raise TimeoutError(f"worker {self.hostname} did not answer ping in {timeout} s "
@@ -211,7 +212,8 @@ def code_revision() -> str:
     """The git commit measured, with ``+dirty`` if the library sources differ from it."""
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_DIR,
-                              capture_output=True, text=True, timeout=10, check=False).stdout.strip()
+                              capture_output=True, text=True, timeout=10,
+                              check=False).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--", "regiq_tasks", "signals"],
                                cwd=REPO_DIR, capture_output=True, text=True,
                                timeout=10, check=False).stdout.strip()

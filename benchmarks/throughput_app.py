@@ -30,7 +30,7 @@ from typing import Any
 from celery import Celery
 
 from regiq_tasks import TrackedTask, install
-from regiq_tasks.runtime import current_runtime
+from regiq_tasks.tracking.runtime import current_runtime
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 PREFIX = os.environ["BENCH_PREFIX"]
@@ -66,7 +66,7 @@ if os.environ.get("BENCH_ARCHIVER_STATS"):
     import atexit
     import json
 
-    from regiq_tasks.archive import Archiver
+    from regiq_tasks.housekeeping.archive import Archiver
 
     _stats: dict[str, Any] = {"batches": 0, "empty_batches": 0, "rows": 0, "thread_cpu_s": 0.0,
               "wall_s": 0.0, "pid": None}

@@ -17,11 +17,11 @@ from typing import Any
 
 from apiflask import APIFlask
 
-from .api import API_CONFIG, register_api
-from .context import EXTENSION, build_context
-from .extensions import socketio
-from .live import init_live
-from .page import bp as page_bp
+from monitor.api import API_CONFIG, register_api
+from monitor.context import EXTENSION, build_context
+from monitor.extensions import socketio
+from monitor.live import init_live
+from monitor.page import bp as page_bp
 
 __all__ = ["create_app", "socketio"]
 

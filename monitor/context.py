@@ -13,7 +13,7 @@ from regiq_tasks.errors import ConfigurationError, reachable
 from regiq_tasks.history.db import check_url
 from regiq_tasks.history.tokens import Principal, Role, find_token, find_tokens, hash_token
 from regiq_tasks.install import load_app
-from regiq_tasks.tracker import Tracker, get_tracker
+from regiq_tasks.tracking.tracker import Tracker, get_tracker
 
 EXTENSION = "regiq_monitor"
 MAX_TOKEN_LENGTH = 512  # longer Authorization values are refused without a lookup

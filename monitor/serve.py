@@ -9,9 +9,9 @@ from typing import Any
 
 from werkzeug.serving import WSGIRequestHandler
 
-from . import create_app
-from .api.errors import error_body
-from .extensions import socketio
+from monitor import create_app
+from monitor.api.errors import error_body
+from monitor.extensions import socketio
 
 NO_BODY = (HTTPStatus.NO_CONTENT, HTTPStatus.RESET_CONTENT, HTTPStatus.NOT_MODIFIED)
 

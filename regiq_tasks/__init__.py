@@ -9,16 +9,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from .api import get_history, get_job, get_pipeline, list_jobs
-from .cancel.request import cancel_job, cancel_pipeline
-from .config import Settings
-from .errors import ConfigurationError, JobNotCancellable, JobNotFound, RegiqError, StoreUnavailable
-from .install import install
-from .states import JobStatus
-from .task import JobCancelled, TrackedTask
+from regiq_tasks.api import get_history, get_job, get_pipeline, list_jobs
+from regiq_tasks.cancel.request import cancel_job, cancel_pipeline
+from regiq_tasks.config import Settings
+from regiq_tasks.errors import (
+    ConfigurationError,
+    JobNotCancellable,
+    JobNotFound,
+    RegiqError,
+    StoreUnavailable,
+)
+from regiq_tasks.install import install
+from regiq_tasks.states import JobStatus
+from regiq_tasks.tracking.task import JobCancelled, TrackedTask
 
 __all__ = ["TrackedTask", "JobCancelled", "install", "get_job", "list_jobs", "get_history",
-           "get_pipeline", "cancel_job", "cancel_pipeline", "JobStatus", "Settings", "RegiqError", "ConfigurationError",
+           "get_pipeline", "cancel_job", "cancel_pipeline", "JobStatus", "Settings", "RegiqError",
+           "ConfigurationError",
            "JobNotFound", "JobNotCancellable", "StoreUnavailable"]
 
 
@@ -26,7 +33,7 @@ def __getattr__(name: str) -> Any:
     # Only the bundled app is lazy: creating a Celery app at import would make it
     # Celery's current app in every process that merely imports regiq_tasks.
     if name == "app":
-        from .celery import app
+        from regiq_tasks.celery import app
 
         return app
     raise AttributeError(f"module 'regiq_tasks' has no attribute {name!r}")

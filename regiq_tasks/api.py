@@ -15,11 +15,11 @@ from typing import Any, TypeVar
 
 from celery import current_app
 
-from .errors import reachable
-from .filters import DEFAULT_LIMIT, JobQuery, text_arg
-from .history import repository
-from .states import ACTIVE_STATUSES, JobStatus
-from .tracker import Tracker, get_tracker
+from regiq_tasks.errors import reachable
+from regiq_tasks.history import repository
+from regiq_tasks.states import ACTIVE_STATUSES, JobStatus
+from regiq_tasks.store.filters import DEFAULT_LIMIT, JobQuery, text_arg
+from regiq_tasks.tracking.tracker import Tracker, get_tracker
 
 T = TypeVar("T")
 TimeArg = datetime | str | None

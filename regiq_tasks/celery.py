@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from celery import Celery
 
-from .install import install
+from regiq_tasks.install import install
 
 app = Celery("regiq_tasks", include=["regiq_tasks.demo.tasks"])
 app.config_from_object("regiq_tasks.celeryconfig")

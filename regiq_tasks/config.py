@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import ConfigurationError
+from regiq_tasks.errors import ConfigurationError
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"  # live store; broker and backend default to it
 DEFAULT_DATABASE_URL = "sqlite:///regiq-history.db"  # SQLite file in the working directory

@@ -6,12 +6,12 @@ from typing import Any
 
 from celery.app.utils import find_app
 
-from .alerts import hooks as alerts_feature
-from .alerts.tasks import register_alert_tasks
-from .config import Settings
-from .errors import InvalidParameter
-from .hooks import hooks_of
-from .tracker import reset_tracker
+from regiq_tasks.alerts import hooks as alerts_feature
+from regiq_tasks.alerts.tasks import register_alert_tasks
+from regiq_tasks.config import Settings
+from regiq_tasks.errors import InvalidParameter
+from regiq_tasks.hooks import hooks_of
+from regiq_tasks.tracking.tracker import reset_tracker
 
 # The features that hang on the tracking core's hooks, in the order they subscribe.
 FEATURES = (("alerts", alerts_feature.register),)
@@ -50,7 +50,7 @@ def load_app(spec: Any) -> Any:
     imported as ``celery -A`` does, from the current directory first; an app object as
     it is; None for the bundled app. ImportError or AttributeError if there is none."""
     if spec is None:
-        from .celery import app
+        from regiq_tasks.celery import app
 
         return app
     return find_app(spec) if isinstance(spec, str) else spec

@@ -1,4 +1,4 @@
-"""Thin receivers: translate Celery's signal arguments, call ``regiq_tasks.lifecycle``.
+"""Thin receivers: translate Celery's signal arguments, call ``regiq_tasks.tracking.lifecycle``.
 
 Celery logs and swallows receiver exceptions; the receivers add nothing that could
 raise into a task beyond what the lifecycle functions guard themselves.
@@ -12,13 +12,13 @@ from typing import Any
 from celery import signals
 from celery._state import get_current_worker_task
 
-from regiq_tasks import lifecycle
-from regiq_tasks.housekeeping import start_housekeeper, stop_housekeeper
 from regiq_tasks.cancel import revokes
 from regiq_tasks.cancel.revokes import REVOKE_WATCH_INTERVAL, RevokeWatch
+from regiq_tasks.housekeeping.keeper import start_housekeeper, stop_housekeeper
 from regiq_tasks.states import JobStatus
-from regiq_tasks.task import publishing_task
-from regiq_tasks.tracker import get_tracker
+from regiq_tasks.tracking import lifecycle
+from regiq_tasks.tracking.task import publishing_task
+from regiq_tasks.tracking.tracker import get_tracker
 
 _apps: weakref.WeakSet[Any] = weakref.WeakSet()
 

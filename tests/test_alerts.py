@@ -11,8 +11,8 @@ import pytest
 from celery import Celery
 
 from regiq_tasks import get_job
-from regiq_tasks.housekeeping import start_housekeeper, stop_housekeeper
-from regiq_tasks.tracker import get_tracker
+from regiq_tasks.housekeeping.keeper import start_housekeeper, stop_housekeeper
+from regiq_tasks.tracking.tracker import get_tracker
 from tests.fixtures.alerts import alert_worker, alerts_of, define_alert_tasks, wait_alert
 from tests.fixtures.waiting import wait_for
 

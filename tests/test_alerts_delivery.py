@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterable
 import pytest
 from celery import Celery
 from click.testing import CliRunner
-from regiq_tasks.signals import disconnect
 
 from regiq_tasks import ConfigurationError
 from regiq_tasks.alerts import (
@@ -24,6 +23,7 @@ from regiq_tasks.alerts import (
 from regiq_tasks.alerts.cli import alerts
 from regiq_tasks.alerts.evaluate import evaluate
 from regiq_tasks.alerts.tasks import WEBHOOK_BACKOFF, webhook_backoff
+from regiq_tasks.signals import disconnect
 from tests.fixtures import cli_target
 from tests.fixtures.alerts import (
     WebhookServer,

@@ -25,7 +25,7 @@ from regiq_tasks.alerts import (
 from regiq_tasks.alerts.models import ALERTS
 from regiq_tasks.errors import AlertAlreadyResolved, AlertNotFound
 from regiq_tasks.history import alembic_config, downgrade, make_engine, upgrade
-from regiq_tasks.tracker import get_tracker
+from regiq_tasks.tracking.tracker import get_tracker
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -51,7 +51,7 @@ def test_concurrent_raises_of_one_fingerprint_leave_one_row(history_engine: Engi
         barrier.wait()
         try:
             results.append(store.raise_alert(history_engine, draft(f"job-{i}")))
-        except Exception as exc:  # noqa: BLE001 - reported below
+        except Exception as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=raise_one, args=(i,)) for i in range(n)]
@@ -70,7 +70,8 @@ def test_concurrent_raises_of_one_fingerprint_leave_one_row(history_engine: Engi
 def test_a_repeat_raises_count_and_last_seen_and_a_resolved_alert_opens_anew(
         history_engine: Engine) -> None:
     first, new = store.raise_alert(history_engine, draft("a"), now=T0)
-    again, repeat_new = store.raise_alert(history_engine, draft("b"), now=T0 + timedelta(seconds=60))
+    again, repeat_new = store.raise_alert(history_engine, draft("b"),
+                                          now=T0 + timedelta(seconds=60))
     assert new and not repeat_new and again["id"] == first["id"]
     assert again["count"] == 2 and again["first_seen"] == "2026-11-01T12:00:00Z"
     assert again["last_seen"] == "2026-11-01T12:01:00Z"

@@ -9,13 +9,14 @@ import pytest
 from celery import Celery
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from regiq_tasks import get_history, get_job
-from regiq_tasks.archive import Archiver
 from regiq_tasks.history import JobHistory, make_engine, upgrade
+from regiq_tasks.housekeeping.archive import Archiver
 from regiq_tasks.states import JobStatus
 from regiq_tasks.store import Change, index_member
-from regiq_tasks.tracker import get_tracker
+from regiq_tasks.tracking.tracker import get_tracker
 from tests.fixtures.waiting import wait_for
 
 
@@ -79,7 +80,7 @@ def test_a_database_outage_keeps_entries_until_a_later_commit(app: Celery,
     ids = finish_jobs(app, 5)
     store = get_tracker(app).store
     broken = make_engine("sqlite:////nonexistent-folder/for/sure/history.db")
-    with pytest.raises(Exception):
+    with pytest.raises(SQLAlchemyError):
         Archiver(store, broken, live_ttl=60).run_once()
     Archiver(store, engine, live_ttl=60).drain()
     assert row_counts(engine) == {job_id: 1 for job_id in ids}
@@ -112,7 +113,7 @@ def test_an_entry_whose_record_is_gone_is_logged_and_counted_not_silently_acked(
     ids = finish_jobs(app, 2)
     store = get_tracker(app).store
     store.client.delete(store.keys.job(ids[0]))  # e.g. expired, or a Redis that lost it
-    with caplog.at_level("WARNING", logger="regiq_tasks.archive"):
+    with caplog.at_level("WARNING", logger="regiq_tasks.housekeeping.archive"):
         assert Archiver(store, engine, live_ttl=60).drain() == 1
     assert row_counts(engine) == {ids[1]: 1}
     assert int(store.client.get(store.keys.archive_dropped)) == 1

@@ -29,8 +29,8 @@ from sqlalchemy import func, select
 from regiq_tasks import StoreUnavailable, get_job, list_jobs
 from regiq_tasks.history import JobHistory
 from regiq_tasks.history.repository import get_job as history_job
-from regiq_tasks.housekeeping import start_housekeeper, stop_housekeeper
-from regiq_tasks.tracker import get_tracker
+from regiq_tasks.housekeeping.keeper import start_housekeeper, stop_housekeeper
+from regiq_tasks.tracking.tracker import get_tracker
 from tests.fixtures.live import JobWriter, LiveClient, ServedMonitor
 from tests.fixtures.redis_server import RedisServer
 from tests.fixtures.services import thread_worker

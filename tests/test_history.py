@@ -18,7 +18,6 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, select, text
 
-from regiq_tasks.filters import JobQuery
 from regiq_tasks.history import (
     JOB_HISTORY,
     VERSION_TABLE,
@@ -35,6 +34,7 @@ from regiq_tasks.history import (
 )
 from regiq_tasks.history.db import head_revision
 from regiq_tasks.history.repository import listing_statement
+from regiq_tasks.store.filters import JobQuery
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = datetime(2026, 11, 28, 13, 0, 0, 123456, tzinfo=UTC)
@@ -431,8 +431,8 @@ def test_a_deep_page_is_an_index_range_scan_without_sort(history_engine: Engine,
 
 def _cursor_of(moment: datetime, job_id: str) -> str:
     """The cursor pointing just after the job (moment, job_id)."""
-    from regiq_tasks.filters import encode_cursor
     from regiq_tasks.history.repository import created_us
+    from regiq_tasks.store.filters import encode_cursor
     return encode_cursor(created_us(moment), job_id)
 
 

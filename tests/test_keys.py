@@ -3,7 +3,7 @@
 import pytest
 import redis
 
-from regiq_tasks.keys import (
+from regiq_tasks.store.keys import (
     ARCHIVER_GROUP,
     ARCHIVER_LOCK,
     EXPIRY_LOCK,

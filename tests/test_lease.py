@@ -4,8 +4,8 @@ import threading
 
 import redis
 
-from regiq_tasks.keys import Keys
-from regiq_tasks.lease import Lease
+from regiq_tasks.store.keys import Keys
+from regiq_tasks.store.lease import Lease
 
 
 def _pair(redis_url: str, prefix: str) -> tuple[redis.Redis, Lease, Lease]:

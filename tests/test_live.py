@@ -17,7 +17,7 @@ import pytest
 import socketio
 from celery import Celery
 
-from regiq_tasks.tracker import get_tracker
+from regiq_tasks.tracking.tracker import get_tracker
 from tests.fixtures.live import TOKENS, JobWriter, LiveClient, ServedMonitor
 from tests.fixtures.waiting import wait_for
 

@@ -67,8 +67,8 @@ def test_a_relay_resumes_before_the_oldest_change_it_held_back() -> None:
 def test_what_a_progress_flush_writes_is_what_the_relay_sends_compact() -> None:
     from types import SimpleNamespace
 
-    from regiq_tasks.runtime import JobRuntime
-    from regiq_tasks.transitions import PROGRESS_FLUSH_FIELDS, progress_fields
+    from regiq_tasks.tracking.runtime import JobRuntime
+    from regiq_tasks.tracking.transitions import PROGRESS_FLUSH_FIELDS, progress_fields
 
     runtime = JobRuntime("j", SimpleNamespace(name="t"), started_wall=0.0, rss=0)
     runtime.current, runtime.total, runtime.message = 1, 4, "a quarter"

@@ -10,8 +10,8 @@ import pytest
 import redis
 from celery import Celery
 
-from regiq_tasks.keys import RELAY_LOCK
-from regiq_tasks.tracker import get_tracker
+from regiq_tasks.store.keys import RELAY_LOCK
+from regiq_tasks.tracking.tracker import get_tracker
 from tests.fixtures.live import JobWriter, LiveClient, ServedMonitor
 from tests.fixtures.waiting import wait_for
 

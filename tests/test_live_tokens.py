@@ -18,7 +18,7 @@ import socketio
 from celery import Celery
 
 from regiq_tasks.history.tokens import change_role, create_token, revoke_token
-from regiq_tasks.tracker import get_tracker
+from regiq_tasks.tracking.tracker import get_tracker
 from tests.fixtures.live import TOKENS, JobWriter, LiveClient, ServedMonitor
 from tests.fixtures.waiting import wait_for
 

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from celery import Celery
 from openapi_spec_validator import validate
-from regiq_tasks.monitor import create_app
 
 from regiq_tasks.errors import ConfigurationError
+from regiq_tasks.monitor import create_app
 from tests.fixtures.monitor import Monitor
 from tests.fixtures.ports import free_port
 

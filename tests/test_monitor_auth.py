@@ -9,7 +9,7 @@ from celery import Celery
 
 from regiq_tasks.history import upgrade
 from regiq_tasks.history.tokens import create_token, list_tokens, revoke_token
-from regiq_tasks.tracker import get_tracker
+from regiq_tasks.tracking.tracker import get_tracker
 from tests.fixtures.monitor import Monitor
 
 READ = "read"

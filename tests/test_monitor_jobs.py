@@ -11,8 +11,8 @@ import pytest
 from celery import Celery, chain, group
 
 from regiq_tasks import get_history, get_job
-from regiq_tasks.housekeeping import start_housekeeper, stop_housekeeper
-from regiq_tasks.tracker import get_tracker
+from regiq_tasks.housekeeping.keeper import start_housekeeper, stop_housekeeper
+from regiq_tasks.tracking.tracker import get_tracker
 from tests.fixtures.monitor import Monitor
 from tests.fixtures.services import thread_worker
 from tests.fixtures.waiting import wait_for

@@ -9,9 +9,9 @@ from collections.abc import Callable, Iterator
 import pytest
 import requests
 from celery import Celery
-from regiq_tasks.monitor import create_app
 
 from regiq_tasks.errors import ConfigurationError
+from regiq_tasks.monitor import create_app
 from tests.fixtures.live import ServedMonitor
 from tests.fixtures.monitor import TOKENS, Monitor
 

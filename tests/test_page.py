@@ -15,7 +15,7 @@ from celery import Celery
 from playwright.sync_api import expect
 
 from regiq_tasks import cancel_job, get_job
-from regiq_tasks.tracker import get_tracker
+from regiq_tasks.tracking.tracker import get_tracker
 from tests.fixtures.live import JobWriter, ServedMonitor
 from tests.fixtures.page import Tab
 from tests.fixtures.waiting import wait_for

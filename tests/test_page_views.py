@@ -9,7 +9,7 @@ from celery import Celery
 from playwright.sync_api import expect
 
 from regiq_tasks.history import repository
-from regiq_tasks.tracker import get_tracker
+from regiq_tasks.tracking.tracker import get_tracker
 from tests.fixtures.live import JobWriter, ServedMonitor
 from tests.fixtures.page import Tab
 

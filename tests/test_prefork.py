@@ -12,7 +12,7 @@ import pytest
 from celery import Celery
 
 from regiq_tasks import get_history, get_job
-from regiq_tasks.tracker import get_tracker
+from regiq_tasks.tracking.tracker import get_tracker
 from tests.fixtures.waiting import wait_for
 
 pytestmark = pytest.mark.prefork

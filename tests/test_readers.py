@@ -18,12 +18,12 @@ from typing import Any
 import pytest
 from celery import Celery
 from click.testing import CliRunner
-from regiq_tasks.monitor import create_app
 
 from regiq_tasks import get_history, get_job
 from regiq_tasks.cli import main
 from regiq_tasks.errors import ConfigurationError, HistoryNotFound
 from regiq_tasks.history.db import upgrade
+from regiq_tasks.monitor import create_app
 from tests.fixtures import cli_target
 from tests.fixtures.monitor import Monitor
 from tests.fixtures.services import ROOT

@@ -11,7 +11,7 @@ from celery import Celery
 from celery.exceptions import TaskRevokedError
 
 from regiq_tasks import cancel_job, get_history, get_job
-from regiq_tasks.tracker import get_tracker
+from regiq_tasks.tracking.tracker import get_tracker
 from tests.fixtures.monitor import Monitor
 from tests.fixtures.waiting import wait_for
 

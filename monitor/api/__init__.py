@@ -5,19 +5,20 @@ from __future__ import annotations
 from apiflask import APIFlask
 from flask import Response, request
 
-from . import auth as _auth  # noqa: F401  (registers the token and role callbacks)
-from .alerts import bp as alerts_bp
-from .errors import register_error_handlers
-from .jobs import bp as jobs_bp
-from .meta import bp as meta_bp
-from .pipelines import bp as pipelines_bp
-from .schemas import ERROR_SCHEMA, merge_duplicate_components
-from .whoami import bp as whoami_bp
+from monitor.api import auth as _auth  # noqa: F401  (registers the token and role callbacks)
+from monitor.api.alerts import bp as alerts_bp
+from monitor.api.errors import register_error_handlers
+from monitor.api.jobs import bp as jobs_bp
+from monitor.api.meta import bp as meta_bp
+from monitor.api.pipelines import bp as pipelines_bp
+from monitor.api.schemas import ERROR_SCHEMA, merge_duplicate_components
+from monitor.api.whoami import bp as whoami_bp
 
 BLUEPRINTS = (jobs_bp, pipelines_bp, alerts_bp, whoami_bp, meta_bp)
 # apiflask settings of the API: bad input is 400, every error has one documented shape.
 API_CONFIG = {"VALIDATION_ERROR_STATUS_CODE": 400, "VALIDATION_ERROR_SCHEMA": ERROR_SCHEMA,
-              "HTTP_ERROR_SCHEMA": ERROR_SCHEMA, "VALIDATION_ERROR_DESCRIPTION": "Invalid request (see details)"}
+              "HTTP_ERROR_SCHEMA": ERROR_SCHEMA,
+              "VALIDATION_ERROR_DESCRIPTION": "Invalid request (see details)"}
 
 
 PAGE_BLUEPRINT = "page"  # the web page and its assets: cacheable, no data

@@ -6,13 +6,18 @@ from typing import Any
 
 from apiflask import APIBlueprint
 
+from monitor.api.alert_schemas import (
+    AlertListQuery,
+    AlertOut,
+    AlertPage,
+    AlertStatisticsOut,
+    ResolveIn,
+)
+from monitor.api.auth import READ, WRITE, principal_name
+from monitor.api.errors import bad_input, limit_body
+from monitor.context import current_context
+from monitor.extensions import auth
 from regiq_tasks.alerts import service
-
-from ..context import current_context
-from ..extensions import auth
-from .alert_schemas import AlertListQuery, AlertOut, AlertPage, AlertStatisticsOut, ResolveIn
-from .auth import READ, WRITE, principal_name
-from .errors import bad_input, limit_body
 
 bp = APIBlueprint("alerts", __name__, tag="Alerts")
 

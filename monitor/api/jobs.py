@@ -6,16 +6,15 @@ from typing import Any
 
 from apiflask import APIBlueprint
 
+from monitor.api.auth import READ, WRITE, principal_name
+from monitor.api.errors import bad_input, limit_body
+from monitor.api.schemas import CancelIn, HistoryQuery, JobListQuery, JobOut, JobPage, ProgressIn
+from monitor.context import current_context
+from monitor.extensions import auth
 from regiq_tasks import api
 from regiq_tasks.cancel.request import cancel_job
 from regiq_tasks.errors import JobNotFound
-from regiq_tasks.external import report_progress
-
-from ..context import current_context
-from ..extensions import auth
-from .auth import READ, WRITE, principal_name
-from .errors import bad_input, limit_body
-from .schemas import CancelIn, HistoryQuery, JobListQuery, JobOut, JobPage, ProgressIn
+from regiq_tasks.tracking.external import report_progress
 
 bp = APIBlueprint("jobs", __name__, tag="Jobs")
 # One job's route comes first: apiflask then names the JobOut component before the

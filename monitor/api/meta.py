@@ -8,9 +8,9 @@ from typing import Any
 from apiflask import APIBlueprint
 from flask import current_app
 
-from ..extensions import auth
-from .auth import READ
-from .schemas import HealthOut
+from monitor.api.auth import READ
+from monitor.api.schemas import HealthOut
+from monitor.extensions import auth
 
 bp = APIBlueprint("meta", __name__, tag="Meta")
 

@@ -6,14 +6,13 @@ from typing import Any
 
 from apiflask import APIBlueprint
 
+from monitor.api.auth import READ
+from monitor.api.errors import bad_input
+from monitor.api.schemas import PipelineOut
+from monitor.context import current_context
+from monitor.extensions import auth
 from regiq_tasks import api
 from regiq_tasks.errors import JobNotFound
-
-from ..context import current_context
-from ..extensions import auth
-from .auth import READ
-from .errors import bad_input
-from .schemas import PipelineOut
 
 bp = APIBlueprint("pipelines", __name__, tag="Pipelines")
 

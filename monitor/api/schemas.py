@@ -14,8 +14,8 @@ from apiflask import Schema, fields, validators
 from marshmallow import ValidationError
 
 from regiq_tasks.errors import InvalidParameter
-from regiq_tasks.filters import DEFAULT_LIMIT, MAX_LIMIT, MAX_REASON, MAX_TEXT, to_datetime
 from regiq_tasks.states import JobStatus
+from regiq_tasks.store.filters import DEFAULT_LIMIT, MAX_LIMIT, MAX_REASON, MAX_TEXT, to_datetime
 
 MAX_CURSOR = 512  # characters of a cursor
 MAX_PROGRESS = 1e15  # largest progress value accepted (keeps every value finite)

@@ -22,9 +22,10 @@ none), the channel is ``P socketio`` (``Keys.socketio_channel``), ``SOCKETIO_ASY
 (``threading``), ``REGIQ_LIVE_TICK``, ``REGIQ_LIVE_MAX_RATE`` (default the
 ``live_max_rate`` setting), ``REGIQ_LIVE_METRICS_INTERVAL`` (2 s),
 ``REGIQ_LIVE_LEASE_TTL`` (5 s), ``REGIQ_LIVE_TOKEN_RECHECK`` (2 s: how often the
-tokens of open connections are checked again, see :mod:`.sessions`) and ``REGIQ_LIVE_RELAY`` (``auto``: the relay loop
-starts with the first client or :func:`start_live`; ``on``: with the app; ``off``:
-this process never relays, it only serves clients).
+tokens of open connections are checked again, see :mod:`.sessions`) and
+``REGIQ_LIVE_RELAY`` (``auto``: the relay loop starts with the first client or
+:func:`start_live`; ``on``: with the app; ``off``: this process never relays, it only
+serves clients).
 """
 
 from __future__ import annotations
@@ -32,12 +33,12 @@ from __future__ import annotations
 import socketio as python_socketio
 from apiflask import APIFlask
 
-from ..context import MonitorContext
-from ..extensions import socketio
-from . import handlers as _handlers  # noqa: F401  (registers the Socket.IO handlers)
-from .config import LiveConfig
-from .hub import EXTENSION, LiveHub, hub_of
-from .transport import TransportErrors
+from monitor.context import MonitorContext
+from monitor.extensions import socketio
+from monitor.live import handlers as _handlers  # noqa: F401  (registers the Socket.IO handlers)
+from monitor.live.config import LiveConfig
+from monitor.live.hub import EXTENSION, LiveHub, hub_of
+from monitor.live.transport import TransportErrors
 
 __all__ = ["LiveConfig", "LiveHub", "init_live", "start_live", "stop_live"]
 

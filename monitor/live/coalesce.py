@@ -18,7 +18,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from regiq_tasks.states import FINAL_STATUSES
-from regiq_tasks.transitions import PROGRESS_FLUSH_FIELDS
+from regiq_tasks.tracking.transitions import PROGRESS_FLUSH_FIELDS
 
 URGENT_FIELDS = frozenset({"cancel", "error"})  # changes that are never held back
 WINDOW = 1.0  # s: the rate window (counted in ticks)

@@ -14,14 +14,13 @@ import redis
 from flask import request
 from flask_socketio import ConnectionRefusedError, emit, join_room, leave_room
 
+from monitor.context import current_context
+from monitor.extensions import socketio
+from monitor.live.hub import current_hub
+from monitor.live.rooms import BadSubscription, may_see, room_of
+from monitor.live.sessions import REVOKED
 from regiq_tasks.errors import StoreUnavailable
 from regiq_tasks.history.tokens import Principal, hash_token
-
-from ..context import current_context
-from ..extensions import socketio
-from .hub import current_hub
-from .rooms import BadSubscription, may_see, room_of
-from .sessions import REVOKED
 
 logger = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import redis
 
-from regiq_tasks.keys import Keys, lua_prelude
 from regiq_tasks.states import ACTIVE_STATUSES, FINAL_STATUSES, JobStatus
+from regiq_tasks.store.keys import Keys, lua_prelude
 
 THROUGHPUT_WINDOW = 60.0  # s
 TYPE_SCAN_CAP = 5000  # active jobs per status whose type is counted

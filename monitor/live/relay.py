@@ -22,15 +22,14 @@ from typing import Any
 
 import redis
 
-from regiq_tasks.keys import RELAY_LOCK, Keys
-from regiq_tasks.lease import Lease
-from regiq_tasks.record import _text  # bytes or str from Redis as str (one definition)
+from monitor.live.coalesce import Coalescer, Sendable
+from monitor.live.config import ROOM_REFRESH, LiveConfig
+from monitor.live.metrics import MetricsReader, Throughput, is_final_transition, stream_time
+from monitor.live.rooms import RoomRegistry, rooms_of
 from regiq_tasks.store import LiveStore
-
-from .coalesce import Coalescer, Sendable
-from .config import ROOM_REFRESH, LiveConfig
-from .metrics import MetricsReader, Throughput, is_final_transition, stream_time
-from .rooms import RoomRegistry, rooms_of
+from regiq_tasks.store.keys import RELAY_LOCK, Keys
+from regiq_tasks.store.lease import Lease
+from regiq_tasks.store.record import _text
 
 logger = logging.getLogger(__name__)
 

@@ -8,20 +8,20 @@ Socket.IO and the webhook. See ``docs/alerts.md``.
 
 from __future__ import annotations
 
-from .evaluate import rules_for, set_rules
-from .models import Alert, AlertStatus, Severity
-from .rules import (
-                    AlertDraft,
-                    AlertEvent,
-                    FailureBurstRule,
-                    JobFailedRule,
-                    JobLostRule,
-                    JobOverdueRule,
-                    Rule,
-                    RuleContext,
-                    default_rules,
+from regiq_tasks.alerts.evaluate import rules_for, set_rules
+from regiq_tasks.alerts.models import Alert, AlertStatus, Severity
+from regiq_tasks.alerts.rules import (
+           AlertDraft,
+           AlertEvent,
+           FailureBurstRule,
+           JobFailedRule,
+           JobLostRule,
+           JobOverdueRule,
+           Rule,
+           RuleContext,
+           default_rules,
 )
-from .service import alert_statistics, get_alert, list_alerts, resolve_alert
+from regiq_tasks.alerts.service import alert_statistics, get_alert, list_alerts, resolve_alert
 
 __all__ = ["Alert", "AlertDraft", "AlertEvent", "AlertStatus", "FailureBurstRule",
            "JobFailedRule", "JobLostRule", "JobOverdueRule", "Rule", "RuleContext", "Severity",

@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
-from ..cli_support import APP_HELP, app_option, clean_errors, print_json
-from ..cli_tables import Column, json_option, print_listing, when
+from regiq_tasks.cli.support import APP_HELP, app_option, clean_errors, print_json
+from regiq_tasks.cli.tables import Column, json_option, print_listing, when
 
 ALERT_COLUMNS = [
     Column("id", lambda a: a["id"], "right"), Column("severity", lambda a: a["severity"]),
@@ -37,7 +37,7 @@ def alerts() -> None:
 @json_option
 def alerts_list(app_spec: str | None, as_json: bool, **filters: Any) -> None:
     """List alerts, newest first: a table on a terminal, else JSON."""
-    from .service import list_alerts
+    from regiq_tasks.alerts.service import list_alerts
 
     with clean_errors():
         page = list_alerts(app=app_option(app_spec), **filters)
@@ -49,7 +49,7 @@ def alerts_list(app_spec: str | None, as_json: bool, **filters: Any) -> None:
 @click.option("--app", "app_spec", help=APP_HELP)
 def alerts_show(alert_id: int, app_spec: str | None) -> None:
     """Show one alert as JSON."""
-    from .service import get_alert
+    from regiq_tasks.alerts.service import get_alert
 
     with clean_errors():
         print_json(get_alert(alert_id, app=app_option(app_spec)))
@@ -63,7 +63,7 @@ def alerts_show(alert_id: int, app_spec: str | None) -> None:
 def alerts_resolve(alert_id: int, note: str, resolved_by: str | None,
                    app_spec: str | None) -> None:
     """Resolve an open alert with a note; print it as JSON."""
-    from .service import resolve_alert
+    from regiq_tasks.alerts.service import resolve_alert
 
     with clean_errors():
         print_json(resolve_alert(alert_id, note, resolved_by or getpass.getuser(),

@@ -12,10 +12,10 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..history import repository
-from ..tracker import get_tracker
-from . import sinks, store
-from .rules import AlertEvent, Rule, RuleContext, default_rules
+from regiq_tasks.alerts import sinks, store
+from regiq_tasks.alerts.rules import AlertEvent, Rule, RuleContext, default_rules
+from regiq_tasks.history import repository
+from regiq_tasks.tracking.tracker import get_tracker
 
 logger = logging.getLogger(__name__)
 

@@ -18,11 +18,11 @@ import logging
 import time
 from typing import Any
 
-from ..hooks import Duty, Hooks, JobEnded
-from ..housekeeping import REAPER, reap_interval
-from ..states import JobStatus
-from ..tracker import Tracker, get_tracker
-from ..transitions import task_options
+from regiq_tasks.hooks import Duty, Hooks, JobEnded
+from regiq_tasks.housekeeping.keeper import REAPER, reap_interval
+from regiq_tasks.states import JobStatus
+from regiq_tasks.tracking.tracker import Tracker, get_tracker
+from regiq_tasks.tracking.transitions import task_options
 
 logger = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Index, Integer, String, Table, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..history.models import NAME_LENGTH, Base, UTCDateTime
-from ..record import iso
+from regiq_tasks.history.models import NAME_LENGTH, Base, UTCDateTime
+from regiq_tasks.store.record import iso
 
 RULE_LENGTH = 64  # rule names
 FINGERPRINT_LENGTH = 255  # longer fingerprints are hashed (see rules.fingerprint)

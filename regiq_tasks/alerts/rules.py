@@ -12,10 +12,10 @@ from typing import Any, Protocol
 
 import redis
 
-from ..errors import ConfigurationError
-from ..keys import Keys
-from .models import FINGERPRINT_LENGTH, TITLE_LENGTH, Severity
-from .window import FailureWindow
+from regiq_tasks.alerts.models import FINGERPRINT_LENGTH, TITLE_LENGTH, Severity
+from regiq_tasks.alerts.window import FailureWindow
+from regiq_tasks.errors import ConfigurationError
+from regiq_tasks.store.keys import Keys
 
 MAX_FOLDED_JOBS = 20  # job ids kept in an alert's details (the most recent ones)
 TRACEBACK_EXCERPT = 1500  # characters of a traceback's end kept in an alert's details

@@ -15,13 +15,20 @@ from typing import Any
 from celery import current_app
 from sqlalchemy import Engine
 
-from ..errors import ALERT_DATABASE, AlertNotFound, InvalidParameter, reachable
-from ..filters import DEFAULT_LIMIT, MAX_LIMIT, opaque_cursor, prose_arg, read_cursor, to_datetime
-from ..tracker import get_tracker
-from . import stats, store
-from .models import AlertStatus, Severity
-from .store import AlertQuery
-from .tasks import ANNOUNCE_TASK
+from regiq_tasks.alerts import stats, store
+from regiq_tasks.alerts.models import AlertStatus, Severity
+from regiq_tasks.alerts.store import AlertQuery
+from regiq_tasks.alerts.tasks import ANNOUNCE_TASK
+from regiq_tasks.errors import ALERT_DATABASE, AlertNotFound, InvalidParameter, reachable
+from regiq_tasks.store.filters import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    opaque_cursor,
+    prose_arg,
+    read_cursor,
+    to_datetime,
+)
+from regiq_tasks.tracking.tracker import get_tracker
 
 logger = logging.getLogger(__name__)
 

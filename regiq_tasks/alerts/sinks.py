@@ -14,8 +14,8 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from ..errors import ConfigurationError
-from ..keys import Keys
+from regiq_tasks.errors import ConfigurationError
+from regiq_tasks.store.keys import Keys
 
 logger = logging.getLogger("regiq_tasks.alerts")
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from .models import ALERTS, AlertStatus, Severity
+from regiq_tasks.alerts.models import ALERTS, AlertStatus, Severity
 
 RESOLVE_SAMPLE = 10_000  # most recent resolved alerts the time-to-resolve figures use
 

@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Engine, Insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ..errors import AlertAlreadyResolved, AlertNotFound, ConfigurationError
-from .models import ALERTS, OPEN_ONLY, AlertStatus, alert_record
-from .rules import MAX_FOLDED_JOBS, AlertDraft
+from regiq_tasks.alerts.models import ALERTS, OPEN_ONLY, AlertStatus, alert_record
+from regiq_tasks.alerts.rules import MAX_FOLDED_JOBS, AlertDraft
+from regiq_tasks.errors import AlertAlreadyResolved, AlertNotFound, ConfigurationError
 
 
 @dataclass(frozen=True)

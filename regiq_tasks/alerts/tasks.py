@@ -17,12 +17,12 @@ from celery import Task
 from redis import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..config import Settings
-from ..tracker import get_tracker
-from . import sinks
-from .evaluate import DELIVER_TASK, announce, evaluate
-from .hooks import EVALUATE_TASK
-from .rules import parse_failure_burst
+from regiq_tasks.alerts import sinks
+from regiq_tasks.alerts.evaluate import DELIVER_TASK, announce, evaluate
+from regiq_tasks.alerts.hooks import EVALUATE_TASK
+from regiq_tasks.alerts.rules import parse_failure_burst
+from regiq_tasks.config import Settings
+from regiq_tasks.tracking.tracker import get_tracker
 
 logger = logging.getLogger(__name__)
 

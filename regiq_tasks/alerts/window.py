@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import redis
 
-from ..keys import Keys
+from regiq_tasks.store.keys import Keys
 
 _ADD = """
 -- KEYS: 1 failures zset, 2 burst marker. ARGV: 1 window s, 2 threshold, 3 job id.

@@ -17,8 +17,8 @@ from celery.exceptions import Ignore
 from celery.states import REVOKED
 from kombu.exceptions import KombuError
 
-from ..runtime import JobRuntime
-from ..states import FINAL_STATUSES, JobStatus
+from regiq_tasks.states import FINAL_STATUSES, JobStatus
+from regiq_tasks.tracking.runtime import JobRuntime
 
 logger = logging.getLogger(__name__)
 
@@ -57,13 +57,13 @@ def end_revoked(task: Any, rt: JobRuntime) -> NoReturn:
         task.backend.mark_as_revoked(
             rt.job_id, "cancelled", request=req,
             store_result=not req.ignore_result or task.store_errors_even_if_ignored)
-    except Exception as exc:  # noqa: BLE001 -- tracking never breaks the task
+    except Exception as exc:
         logger.warning("regiq: REVOKED state of job %s not stored: %s", rt.job_id, exc)
     try:
         if req.hostname:
             task.send_event("task-revoked", retry=False, terminated=False, signum=None,
                             expired=False, state=REVOKED)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         logger.debug("regiq: task-revoked event not sent: %s", exc)
     raise Ignore()
 

@@ -15,11 +15,11 @@ import logging
 import time
 from typing import Any
 
-from ..api import _job_id, _tracker, get_pipeline
-from ..errors import InvalidParameter, JobNotCancellable, JobNotFound, reachable
-from ..filters import MAX_REASON, prose_arg
-from ..history import repository
-from ..record import iso
+from regiq_tasks.api import _job_id, _tracker, get_pipeline
+from regiq_tasks.errors import InvalidParameter, JobNotCancellable, JobNotFound, reachable
+from regiq_tasks.history import repository
+from regiq_tasks.store.filters import MAX_REASON, prose_arg
+from regiq_tasks.store.record import iso
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def _revoke(app: Any, job_id: str) -> None:
     """Tell running workers to drop the message early (the record already guarantees it)."""
     try:
         app.control.revoke(job_id)
-    except Exception as exc:  # noqa: BLE001 - the broker may be down: the record still holds
+    except Exception as exc:
         logger.warning("regiq: revoke of cancelled job %s not sent: %s", job_id, exc)
 
 

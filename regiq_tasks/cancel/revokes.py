@@ -27,11 +27,11 @@ from celery.worker import state as worker_state
 from kombu.exceptions import KombuError
 from redis import RedisError
 
-from .. import lifecycle, transitions
-from ..record import iso
-from ..states import JobStatus
-from ..task import TrackedTask
-from ..tracker import get_tracker
+from regiq_tasks.states import JobStatus
+from regiq_tasks.store.record import iso
+from regiq_tasks.tracking import lifecycle, transitions
+from regiq_tasks.tracking.task import TrackedTask
+from regiq_tasks.tracking.tracker import get_tracker
 
 logger = logging.getLogger(__name__)
 

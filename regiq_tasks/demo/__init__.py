@@ -5,6 +5,6 @@ runs the pipeline of :mod:`regiq_tasks.demo.tasks` with a live progress display 
 prints the history summary; every process it started is stopped on exit.
 """
 
-from .runner import run_demo
+from regiq_tasks.demo.runner import run_demo
 
 __all__ = ["run_demo"]

@@ -16,7 +16,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from ..states import ACTIVE_STATUSES, JobStatus
+from regiq_tasks.states import ACTIVE_STATUSES, JobStatus
 
 MAX_ROWS = 14  # rows of the live table: running first, then queued, then finished ones
 BAR_WIDTH = 20  # characters of a job's progress bar

@@ -24,14 +24,14 @@ import redis
 from rich.console import Console
 from rich.live import Live
 
-from .. import get_history, list_jobs
-from ..config import Settings
-from ..errors import InvalidParameter
-from ..history.db import upgrade
-from ..states import FINAL_STATUSES, JobStatus
-from ..tracker import reset_tracker
-from . import display, tasks
-from .processes import DemoError, Processes, interrupts_held, interrupts_raised
+from regiq_tasks import get_history, list_jobs
+from regiq_tasks.config import Settings
+from regiq_tasks.demo import display, tasks
+from regiq_tasks.demo.processes import DemoError, Processes, interrupts_held, interrupts_raised
+from regiq_tasks.errors import InvalidParameter
+from regiq_tasks.history.db import upgrade
+from regiq_tasks.states import FINAL_STATUSES, JobStatus
+from regiq_tasks.tracking.tracker import reset_tracker
 
 KEY_PREFIX = "regiq-demo:"  # Redis key prefix of the demo's jobs
 ALERT_QUEUE = "regiq-demo.alerts"  # the demo's alert queue (its worker consumes it)
@@ -54,7 +54,7 @@ def demo_environment(redis_url: str, database_url: str) -> dict[str, str]:
 def configure_app(env: dict[str, str]) -> Any:
     """The bundled Celery app, pointed at the demo's Redis and database."""
     os.environ.update(env)  # the bundled app's celeryconfig reads it on first import
-    from ..celery import app
+    from regiq_tasks.celery import app
 
     url = env["REGIQ_REDIS_URL"]
     app.conf.update(broker_url=url, result_backend=url,
@@ -245,7 +245,7 @@ def run_demo(redis_url: str | None = None, database_url: str | None = None, jobs
     except DemoError as exc:
         console.print(f"[bold red]Demo failed:[/] {exc}")
         return EXIT_ERROR
-    except Exception:  # noqa: BLE001 - the command's boundary: show it, clean up, exit 1
+    except Exception:
         console.print_exception()
         return EXIT_ERROR
     finally:

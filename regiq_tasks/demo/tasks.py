@@ -19,9 +19,9 @@ from typing import Any
 
 from celery import chain, group, shared_task
 
-from ..states import FINAL_STATUSES, JobStatus
-from ..task import TrackedTask
-from . import documents
+from regiq_tasks.demo import documents
+from regiq_tasks.states import FINAL_STATUSES, JobStatus
+from regiq_tasks.tracking.task import TrackedTask
 
 DEMO_QUEUE = "regiq-demo"  # the queue of every demo task (the demo worker consumes it)
 TASK_PREFIX = "regiq_tasks.demo."  # Celery names of the demo tasks start with this
@@ -37,7 +37,8 @@ _REINDEX_ROUNDS = 2_000  # PBKDF2 rounds per fingerprint recomputed by long_rein
 
 
 def _tracked(name: str, job_type: str, **options: Any) -> Any:
-    """The decorator of a demo task: tracked, bound and named (celeryconfig routes it to DEMO_QUEUE)."""
+    """The decorator of a demo task: tracked, bound and named (celeryconfig routes it to
+    DEMO_QUEUE)."""
     return shared_task(base=TrackedTask, bind=True, name=TASK_PREFIX + name,
                        job_type=job_type, **options)
 

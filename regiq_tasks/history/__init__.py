@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from .db import (
-                 MIGRATIONS_DIR,
-                 VERSION_TABLE,
-                 alembic_config,
-                 current_revision,
-                 database_url,
-                 downgrade,
-                 make_engine,
-                 upgrade,
+from regiq_tasks.history.db import (
+    MIGRATIONS_DIR,
+    VERSION_TABLE,
+    alembic_config,
+    current_revision,
+    database_url,
+    downgrade,
+    make_engine,
+    upgrade,
 )
-from .models import JOB_HISTORY, Base, JobHistory
-from .repository import get_job, query_history, row_from_record, upsert_jobs
-from .tokens import API_TOKENS, ApiToken, Principal, Role
+from regiq_tasks.history.models import JOB_HISTORY, Base, JobHistory
+from regiq_tasks.history.repository import get_job, query_history, row_from_record, upsert_jobs
+from regiq_tasks.history.tokens import API_TOKENS, ApiToken, Principal, Role
 
 __all__ = [
     "API_TOKENS",

@@ -19,8 +19,8 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-from ..config import Settings
-from ..errors import ConfigurationError, HistoryNotFound
+from regiq_tasks.config import Settings
+from regiq_tasks.errors import ConfigurationError, HistoryNotFound
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")  # env.py, script.py.mako, versions/
 VERSION_TABLE = "regiq_alembic_version"  # our Alembic version table, apart from the host's

@@ -15,9 +15,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Engine, Insert, Select, literal, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ..errors import ConfigurationError, InvalidParameter
-from ..filters import JobQuery, encode_cursor, to_datetime
-from .models import (
+from regiq_tasks.errors import ConfigurationError, InvalidParameter
+from regiq_tasks.history.models import (
     ARGS_PREVIEW_LENGTH,
     ID_LENGTH,
     JOB_HISTORY,
@@ -26,6 +25,7 @@ from .models import (
     UTCDateTime,
     as_utc,
 )
+from regiq_tasks.store.filters import JobQuery, encode_cursor, to_datetime
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ONE_MICROSECOND = timedelta(microseconds=1)

@@ -21,8 +21,8 @@ from typing import Any
 from sqlalchemy import Engine, Index, Integer, String, Table, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..errors import InvalidParameter
-from .models import NAME_LENGTH, Base, UTCDateTime
+from regiq_tasks.errors import InvalidParameter
+from regiq_tasks.history.models import NAME_LENGTH, Base, UTCDateTime
 
 TOKEN_BYTES = 32  # random bytes in a created token (256 bits)
 TOKEN_PREFIX = "rq_"  # marks regiq tokens in logs and secret scanners

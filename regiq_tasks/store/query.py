@@ -6,9 +6,9 @@ from typing import Any
 
 import redis
 
-from ..filters import JobQuery, encode_cursor
-from ..keys import Keys, index_member_us, split_index_member
-from ..record import record_from_hash
+from regiq_tasks.store.filters import JobQuery, encode_cursor
+from regiq_tasks.store.keys import Keys, index_member_us, split_index_member
+from regiq_tasks.store.record import record_from_hash
 
 # Each scan step reads at most this many index members.
 _CHUNK = 200

@@ -14,14 +14,15 @@ from typing import Any
 
 from celery.exceptions import WorkerLostError
 
-from . import transitions
-from .cancel.enforce import on_start_result
-from .hooks import Hooks
-from .runtime import JobRuntime, set_current_runtime
-from .states import FINAL_STATUSES, JobStatus
-from .store import Change
-from .task import JobCancelled, TrackedTask
-from .tracker import get_tracker
+from regiq_tasks.cancel.enforce import on_start_result
+from regiq_tasks.hooks import Hooks
+from regiq_tasks.redact import args_preview
+from regiq_tasks.states import FINAL_STATUSES, JobStatus
+from regiq_tasks.store import Change
+from regiq_tasks.tracking import transitions
+from regiq_tasks.tracking.runtime import JobRuntime, set_current_runtime
+from regiq_tasks.tracking.task import JobCancelled, TrackedTask
+from regiq_tasks.tracking.tracker import get_tracker
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ def on_published(task: Any, headers: dict[str, Any], body: Any, routing_key: str
     change = transitions.published(
         job_id, task, float(headers.get(CREATED_HEADER) or time.time()),
         job_lineage(headers.get, job_id, headers.get(PIPELINE_HEADER)), routing_key,
-        transitions.args_preview(args, kwargs), int(headers.get("retries") or 0))
+        args_preview(args, kwargs), int(headers.get("retries") or 0))
     tracker = get_tracker(task.app)
     tracker.submit(change)
     if tracker.hooks.job_published:
@@ -91,7 +92,7 @@ def on_started(task: Any, job_id: str, args: Any, kwargs: Any) -> None:
     change = transitions.started(
         rt, float(created) if created else rt.started_wall, lineage, req.hostname,
         (req.delivery_info or {}).get("routing_key"), int(req.retries or 0),
-        transitions.args_preview(args, kwargs))  # the queued change may land after the end
+        args_preview(args, kwargs))  # the queued change may land after the end
     rt.identity = {**change.fill, "worker": req.hostname}
     result = tracker.writer.apply_now(change)
     on_start_result(rt, result)  # cancelled while queued: it never runs

@@ -16,14 +16,14 @@ from typing import Any
 import redis
 from sqlalchemy.exc import SQLAlchemyError
 
-from .archive import Archiver
-from .hooks import Duty, Hooks, JobEnded
-from .keys import ARCHIVER_LOCK, EXPIRY_LOCK, REAPER_LOCK
-from .lease import Lease
-from .record import iso
-from .states import JobStatus
-from .store import Change
-from .tracker import Tracker, get_tracker
+from regiq_tasks.hooks import Duty, Hooks, JobEnded
+from regiq_tasks.housekeeping.archive import Archiver
+from regiq_tasks.states import JobStatus
+from regiq_tasks.store import Change
+from regiq_tasks.store.keys import ARCHIVER_LOCK, EXPIRY_LOCK, REAPER_LOCK
+from regiq_tasks.store.lease import Lease
+from regiq_tasks.store.record import iso
+from regiq_tasks.tracking.tracker import Tracker, get_tracker
 
 logger = logging.getLogger(__name__)
 

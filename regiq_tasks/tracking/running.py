@@ -1,6 +1,6 @@
 """The jobs running in this process: their runtimes, heartbeats and resource samples.
 
-The worker side of a :class:`~regiq_tasks.tracker.Tracker`: a pool child (or a solo or
+The worker side of a :class:`~regiq_tasks.tracking.tracker.Tracker`: a pool child (or a solo or
 thread worker) registers a job at its start and unregisters it when it leaves; the
 process's writer thread heartbeats the registered jobs and samples the process's memory.
 """
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import threading
 
-from .runtime import JobRuntime, ResourceSampler
-from .store import LiveStore
+from regiq_tasks.store import LiveStore
+from regiq_tasks.tracking.runtime import JobRuntime, ResourceSampler
 
 
 class RunningJobs:

@@ -24,10 +24,10 @@ from typing import Any
 import redis
 from sqlalchemy.engine import Engine
 
-from .history.repository import upsert_jobs
-from .keys import ARCHIVER_GROUP
-from .states import FINAL_STATUSES
-from .store import LiveStore
+from regiq_tasks.history.repository import upsert_jobs
+from regiq_tasks.states import FINAL_STATUSES
+from regiq_tasks.store import LiveStore
+from regiq_tasks.store.keys import ARCHIVER_GROUP
 
 logger = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from .errors import InvalidParameter
-from .states import JobStatus
+from regiq_tasks.errors import InvalidParameter
+from regiq_tasks.states import JobStatus
 
 T = TypeVar("T")
 

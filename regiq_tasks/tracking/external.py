@@ -10,12 +10,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .api import _job_id, _tracker
-from .errors import InvalidParameter, JobNotFound, RegiqError, reachable
-from .filters import MAX_REASON
-from .history import repository
-from .states import JobStatus
-from .store import Change
+from regiq_tasks.api import _job_id, _tracker
+from regiq_tasks.errors import InvalidParameter, JobNotFound, RegiqError, reachable
+from regiq_tasks.history import repository
+from regiq_tasks.states import JobStatus
+from regiq_tasks.store import Change
+from regiq_tasks.store.filters import MAX_REASON
 
 
 class JobFinished(RegiqError):

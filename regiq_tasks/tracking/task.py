@@ -10,11 +10,11 @@ from typing import Any
 
 from celery import Task
 
-from .cancel.enforce import end_revoked, mark_cancelled
-from .errors import RegiqError
-from .runtime import JobRuntime, current_runtime
-from .tracker import get_tracker
-from .transitions import progressed
+from regiq_tasks.cancel.enforce import end_revoked, mark_cancelled
+from regiq_tasks.errors import RegiqError
+from regiq_tasks.tracking.runtime import JobRuntime, current_runtime
+from regiq_tasks.tracking.tracker import get_tracker
+from regiq_tasks.tracking.transitions import progressed
 
 logger = logging.getLogger(__name__)
 
@@ -144,7 +144,8 @@ class TrackedTask(Task):
             try:
                 json.dumps(value)
             except (TypeError, ValueError):
-                raise ValueError(f"set_metadata: value of {key!r} is not JSON-serialisable")
+                raise ValueError(
+                    f"set_metadata: value of {key!r} is not JSON-serialisable") from None
         rt = self._runtime()
         if rt is None:
             return

@@ -5,12 +5,11 @@ from __future__ import annotations
 import traceback as tb
 from typing import Any
 
-from .keys import index_member
-from .record import PROGRESS_FIELDS
-from .redact import ARGS_PREVIEW_MAX, args_preview  # noqa: F401  (lifecycle calls it here)
-from .runtime import JobRuntime
-from .states import JobStatus
-from .store import Change
+from regiq_tasks.states import JobStatus
+from regiq_tasks.store import Change
+from regiq_tasks.store.keys import index_member
+from regiq_tasks.store.record import PROGRESS_FIELDS
+from regiq_tasks.tracking.runtime import JobRuntime
 
 ERROR_MESSAGE_MAX = 2000
 TRACEBACK_MAX = 8000

@@ -9,8 +9,8 @@ from typing import Any
 
 import click
 
-from .errors import ConfigurationError, RegiqError
-from .install import load_app
+from regiq_tasks.errors import ConfigurationError, RegiqError
+from regiq_tasks.install import load_app
 
 APP_HELP = ("Celery app as module:attribute, imported from the current directory as "
             "`celery -A` does (default: the bundled regiq_tasks app).")

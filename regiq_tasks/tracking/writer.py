@@ -20,7 +20,7 @@ from typing import Any
 
 import redis
 
-from .store import Change, LiveStore
+from regiq_tasks.store import Change, LiveStore
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from .cli_support import print_json
+from regiq_tasks.cli.support import print_json
 
 Record = Mapping[str, Any]
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import click
 
-from .alerts.cli import alerts
-from .cli_support import APP_HELP, app_option, clean_errors, print_json
-from .cli_tables import JOB_COLUMNS, json_option, print_listing
-from .config import Settings
+from regiq_tasks.alerts.cli import alerts
+from regiq_tasks.cli.support import APP_HELP, app_option, clean_errors, print_json
+from regiq_tasks.cli.tables import JOB_COLUMNS, json_option, print_listing
+from regiq_tasks.config import Settings
 
 
 @click.group()
@@ -37,7 +37,7 @@ def demo(redis_url: str | None, database_url: str | None, jobs: int, duration: f
          workdir: str, exit_when_done: bool) -> None:
     """Run a sample regulatory-document pipeline with live progress, then its history;
     the monitor and the worker keep running until Ctrl-C (or --exit-when-done)."""
-    from .demo import run_demo
+    from regiq_tasks.demo import run_demo
 
     sys.exit(run_demo(redis_url=redis_url, database_url=database_url, jobs=jobs,
                       duration=duration, workdir=workdir, exit_when_done=exit_when_done))
@@ -57,7 +57,7 @@ def _database_url(url: str | None) -> str:
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(database_url: str | None, revision: str) -> None:
     """Bring the history schema to a revision (Alembic migrations shipped in the package)."""
-    from .history.db import current_revision, upgrade
+    from regiq_tasks.history.db import current_revision, upgrade
 
     with clean_errors():
         url = _database_url(database_url)
@@ -69,7 +69,7 @@ def db_upgrade(database_url: str | None, revision: str) -> None:
 @click.option("--database-url", help="Default: REGIQ_DATABASE_URL or the SQLite default.")
 def db_current(database_url: str | None) -> None:
     """Print the history schema's current revision."""
-    from .history.db import current_revision
+    from regiq_tasks.history.db import current_revision
 
     click.echo(current_revision(_database_url(database_url)) or "(empty)")
 
@@ -98,7 +98,7 @@ def _listing_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 def jobs_list(app_spec: str | None, type_: str | None, history: bool, as_json: bool,
               **filters: Any) -> None:
     """List live (or archived) jobs, newest first: a table on a terminal, else JSON."""
-    from .api import get_history, list_jobs
+    from regiq_tasks.api import get_history, list_jobs
 
     with clean_errors():
         fetch = get_history if history else list_jobs
@@ -111,7 +111,7 @@ def jobs_list(app_spec: str | None, type_: str | None, history: bool, as_json: b
 @click.option("--app", "app_spec", help=APP_HELP)
 def jobs_show(job_id: str, app_spec: str | None) -> None:
     """Show one job's record as JSON."""
-    from .api import get_job
+    from regiq_tasks.api import get_job
 
     with clean_errors():
         job = get_job(job_id, app=app_option(app_spec))
@@ -131,7 +131,7 @@ def jobs_show(job_id: str, app_spec: str | None) -> None:
 def jobs_cancel(job_id: str | None, pipeline_id: str | None, reason: str, terminate: bool,
                 requested_by: str | None, app_spec: str | None) -> None:
     """Cancel a job (JOB_ID) or a whole pipeline (--pipeline); print the result as JSON."""
-    from .cancel.request import cancel_job, cancel_pipeline
+    from regiq_tasks.cancel.request import cancel_job, cancel_pipeline
 
     if (job_id is None) == (pipeline_id is None):
         raise click.UsageError("give either JOB_ID or --pipeline PIPELINE_ID")
@@ -164,9 +164,9 @@ def _warn_without_history(celery_app: Any) -> None:
     """Say so when the history database is missing (the monitor never creates it)."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from .errors import HistoryNotFound
-    from .history.db import open_existing
-    from .tracker import get_tracker
+    from regiq_tasks.errors import HistoryNotFound
+    from regiq_tasks.history.db import open_existing
+    from regiq_tasks.tracking.tracker import get_tracker
 
     try:
         open_existing(get_tracker(celery_app).settings.sqlalchemy_url).dispose()
@@ -185,7 +185,7 @@ def token() -> None:
 def _token_engine(database_url: str | None, create: bool = False) -> Any:
     """The history engine for tokens: ``token create`` migrates (and creates) the
     database, listing and revoking never create one."""
-    from .history.db import make_engine, open_existing, upgrade
+    from regiq_tasks.history.db import make_engine, open_existing, upgrade
 
     url = _database_url(database_url)
     if not create:
@@ -203,7 +203,7 @@ DB_HELP = "Default: REGIQ_DATABASE_URL or the SQLite default."
 @click.option("--database-url", help=DB_HELP)
 def token_create(role: str, name: str, database_url: str | None) -> None:
     """Create a token and print it once (only its hash is kept)."""
-    from .history.tokens import create_token
+    from regiq_tasks.history.tokens import create_token
 
     with clean_errors():
         record, secret = create_token(_token_engine(database_url, create=True), name, role)
@@ -215,7 +215,7 @@ def token_create(role: str, name: str, database_url: str | None) -> None:
 @click.option("--database-url", help=DB_HELP)
 def token_list(database_url: str | None) -> None:
     """List tokens as JSON (ids, names, roles, dates; never the secrets)."""
-    from .history.tokens import list_tokens
+    from regiq_tasks.history.tokens import list_tokens
 
     with clean_errors():
         print_json(list_tokens(_token_engine(database_url)))
@@ -226,7 +226,7 @@ def token_list(database_url: str | None) -> None:
 @click.option("--database-url", help=DB_HELP)
 def token_revoke(token_id: int, database_url: str | None) -> None:
     """Revoke a token by id; it stops working at once."""
-    from .history.tokens import revoke_token
+    from regiq_tasks.history.tokens import revoke_token
 
     with clean_errors():
         if not revoke_token(_token_engine(database_url), token_id):

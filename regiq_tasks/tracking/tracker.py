@@ -15,15 +15,15 @@ from typing import Any
 import redis
 from sqlalchemy.engine import Engine
 
-from . import transitions
-from .cancel.enforce import CANCEL_WATCH_INTERVAL, CancelWatch
-from .config import Settings
-from .history.db import make_engine, open_existing, upgrade
-from .hooks import Hooks, JobEnded, hooks_of
-from .keys import Keys
-from .running import RunningJobs
-from .store import Change, LiveStore
-from .writer import Periodic, Writer
+from regiq_tasks.cancel.enforce import CANCEL_WATCH_INTERVAL, CancelWatch
+from regiq_tasks.config import Settings
+from regiq_tasks.history.db import make_engine, open_existing, upgrade
+from regiq_tasks.hooks import Hooks, JobEnded, hooks_of
+from regiq_tasks.store import Change, LiveStore
+from regiq_tasks.store.keys import Keys
+from regiq_tasks.tracking import transitions
+from regiq_tasks.tracking.running import RunningJobs
+from regiq_tasks.tracking.writer import Periodic, Writer
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ _create_lock = threading.Lock()
 class Tracker:
     """What one process needs to track the jobs of one Celery app: settings, the Redis
     client and live store, the history engine, the background writer, the app's hooks
-    and the jobs running here (:class:`~regiq_tasks.running.RunningJobs`)."""
+    and the jobs running here (:class:`~regiq_tasks.tracking.running.RunningJobs`)."""
 
     def __init__(self, app: Any, settings: Settings | None = None) -> None:
         self.app = app
