@@ -15,7 +15,7 @@ import pytest
 from celery import Celery
 from click.testing import CliRunner
 
-from regiq_tasks.cli import main
+from regiq_tasks.cli.main import main
 from regiq_tasks.history.db import head_revision
 from tests.fixtures import cli_target
 from tests.fixtures.alerts import alert_worker, define_alert_tasks, wait_alert
@@ -88,7 +88,7 @@ def test_app_is_imported_from_the_current_directory_like_celery_a(
         "from celery import Celery\nfrom regiq_tasks import install\n"
         "app = Celery('mymodule', set_as_current=False)\ninstall(app)\n")
     script = bin_dir / "regiq"
-    script.write_text("import sys\nfrom regiq_tasks.cli import main\nsys.exit(main())\n")
+    script.write_text("import sys\nfrom regiq_tasks.cli.main import main\nsys.exit(main())\n")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "REGIQ_REDIS_URL": redis_url,
            "REGIQ_KEY_PREFIX": prefix, "REGIQ_DATABASE_URL": sqlite_url}
     # When it lists jobs of --app mymodule:app from that folder

@@ -143,7 +143,7 @@ def test_numbers_and_text_no_store_can_hold_are_400(monitor: Monitor, app: Celer
 def test_regiq_jobs_list_history_with_a_huge_cursor_is_one_clean_line(app: Celery) -> None:
     from click.testing import CliRunner
 
-    from regiq_tasks.cli import main
+    from regiq_tasks.cli.main import main
     from tests.fixtures import cli_target
 
     cli_target.app = app

@@ -15,7 +15,7 @@ import requests
 from celery import Celery
 from click.testing import CliRunner
 
-from regiq_tasks.cli import main
+from regiq_tasks.cli.main import main
 from tests.fixtures.ports import free_port
 from tests.fixtures.services import ROOT
 from tests.fixtures.waiting import wait_for

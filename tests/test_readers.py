@@ -20,7 +20,7 @@ from celery import Celery
 from click.testing import CliRunner
 
 from regiq_tasks import get_history, get_job
-from regiq_tasks.cli import main
+from regiq_tasks.cli.main import main
 from regiq_tasks.errors import ConfigurationError, HistoryNotFound
 from regiq_tasks.history.db import upgrade
 from regiq_tasks.monitor import create_app

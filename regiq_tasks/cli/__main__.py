@@ -1,5 +1,5 @@
 """``python -m regiq_tasks.cli``: the ``regiq`` command."""
 
-from regiq_tasks.cli import main
+from regiq_tasks.cli.main import main
 
 main()
