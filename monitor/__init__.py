@@ -17,11 +17,11 @@ from typing import Any
 
 from apiflask import APIFlask
 
-from monitor.api import API_CONFIG, register_api
-from monitor.context import EXTENSION, build_context
-from monitor.extensions import socketio
-from monitor.live import init_live
-from monitor.page import bp as page_bp
+from regiq_tasks.monitor.api import API_CONFIG, register_api
+from regiq_tasks.monitor.context import EXTENSION, build_context
+from regiq_tasks.monitor.extensions import socketio
+from regiq_tasks.monitor.live import init_live
+from regiq_tasks.monitor.page import bp as page_bp
 
 __all__ = ["create_app", "socketio"]
 

@@ -46,7 +46,7 @@ def _html(description: str) -> Any:
         responses=_html("The page (HTML)"))
 def index() -> Response:
     """The single-page monitor."""
-    from monitor import _version
+    from regiq_tasks.monitor import _version
 
     return _secured(Response(render_template("index.html", version=_version()),
                              mimetype="text/html"))

@@ -9,9 +9,9 @@ from typing import Any
 
 from werkzeug.serving import WSGIRequestHandler
 
-from monitor import create_app
-from monitor.api.errors import error_body
-from monitor.extensions import socketio
+from regiq_tasks.monitor import create_app
+from regiq_tasks.monitor.api.errors import error_body
+from regiq_tasks.monitor.extensions import socketio
 
 NO_BODY = (HTTPStatus.NO_CONTENT, HTTPStatus.RESET_CONTENT, HTTPStatus.NOT_MODIFIED)
 

@@ -5,6 +5,6 @@ with a ``dispatch_uid``) and registers the app whose tracked tasks they serve;
 :func:`disconnect` forgets the app again.
 """
 
-from signals.handlers import connect, disconnect
+from regiq_tasks.signals.handlers import connect, disconnect
 
 __all__ = ["connect", "disconnect"]

@@ -5,14 +5,14 @@ from __future__ import annotations
 from apiflask import APIFlask
 from flask import Response, request
 
-from monitor.api import auth as _auth  # noqa: F401  (registers the token and role callbacks)
-from monitor.api.alerts import bp as alerts_bp
-from monitor.api.errors import register_error_handlers
-from monitor.api.jobs import bp as jobs_bp
-from monitor.api.meta import bp as meta_bp
-from monitor.api.pipelines import bp as pipelines_bp
-from monitor.api.schemas import ERROR_SCHEMA, merge_duplicate_components
-from monitor.api.whoami import bp as whoami_bp
+from regiq_tasks.monitor.api import auth as _auth  # noqa: F401  (registers the token and role callbacks)
+from regiq_tasks.monitor.api.alerts import bp as alerts_bp
+from regiq_tasks.monitor.api.errors import register_error_handlers
+from regiq_tasks.monitor.api.jobs import bp as jobs_bp
+from regiq_tasks.monitor.api.meta import bp as meta_bp
+from regiq_tasks.monitor.api.pipelines import bp as pipelines_bp
+from regiq_tasks.monitor.api.schemas import ERROR_SCHEMA, merge_duplicate_components
+from regiq_tasks.monitor.api.whoami import bp as whoami_bp
 
 BLUEPRINTS = (jobs_bp, pipelines_bp, alerts_bp, whoami_bp, meta_bp)
 # apiflask settings of the API: bad input is 400, every error has one documented shape.

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from apiflask import Schema, fields, validators
 
-from monitor.api.schemas import MAX_CURSOR, MAX_TEXT, _sane_time, _text
 from regiq_tasks.alerts.models import AlertStatus, Severity
 from regiq_tasks.alerts.service import NOTE_MAX
+from regiq_tasks.monitor.api.schemas import MAX_CURSOR, MAX_TEXT, _sane_time, _text
 from regiq_tasks.store.filters import DEFAULT_LIMIT, MAX_LIMIT
 
 

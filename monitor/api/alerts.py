@@ -6,18 +6,18 @@ from typing import Any
 
 from apiflask import APIBlueprint
 
-from monitor.api.alert_schemas import (
+from regiq_tasks.alerts import service
+from regiq_tasks.monitor.api.alert_schemas import (
     AlertListQuery,
     AlertOut,
     AlertPage,
     AlertStatisticsOut,
     ResolveIn,
 )
-from monitor.api.auth import READ, WRITE, principal_name
-from monitor.api.errors import bad_input, limit_body
-from monitor.context import current_context
-from monitor.extensions import auth
-from regiq_tasks.alerts import service
+from regiq_tasks.monitor.api.auth import READ, WRITE, principal_name
+from regiq_tasks.monitor.api.errors import bad_input, limit_body
+from regiq_tasks.monitor.context import current_context
+from regiq_tasks.monitor.extensions import auth
 
 bp = APIBlueprint("alerts", __name__, tag="Alerts")
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from monitor.context import current_context
-from monitor.extensions import auth
 from regiq_tasks.history.tokens import Principal, Role
+from regiq_tasks.monitor.context import current_context
+from regiq_tasks.monitor.extensions import auth
 
 READ = [Role.VIEWER.value]  # every role may read
 WRITE = [Role.OPERATOR.value]  # operator and admin: cancel, progress, resolve

@@ -12,7 +12,6 @@ from apiflask import APIFlask, HTTPError
 from flask import Response, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from monitor.context import current_context
 from regiq_tasks.errors import (
     AlertAlreadyResolved,
     AlertNotFound,
@@ -21,6 +20,7 @@ from regiq_tasks.errors import (
     JobNotFound,
     StoreUnavailable,
 )
+from regiq_tasks.monitor.context import current_context
 from regiq_tasks.tracking.external import JobFinished
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -6,14 +6,21 @@ from typing import Any
 
 from apiflask import APIBlueprint
 
-from monitor.api.auth import READ, WRITE, principal_name
-from monitor.api.errors import bad_input, limit_body
-from monitor.api.schemas import CancelIn, HistoryQuery, JobListQuery, JobOut, JobPage, ProgressIn
-from monitor.context import current_context
-from monitor.extensions import auth
 from regiq_tasks import api
 from regiq_tasks.cancel.request import cancel_job
 from regiq_tasks.errors import JobNotFound
+from regiq_tasks.monitor.api.auth import READ, WRITE, principal_name
+from regiq_tasks.monitor.api.errors import bad_input, limit_body
+from regiq_tasks.monitor.api.schemas import (
+    CancelIn,
+    HistoryQuery,
+    JobListQuery,
+    JobOut,
+    JobPage,
+    ProgressIn,
+)
+from regiq_tasks.monitor.context import current_context
+from regiq_tasks.monitor.extensions import auth
 from regiq_tasks.tracking.external import report_progress
 
 bp = APIBlueprint("jobs", __name__, tag="Jobs")

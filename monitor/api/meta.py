@@ -8,9 +8,9 @@ from typing import Any
 from apiflask import APIBlueprint
 from flask import current_app
 
-from monitor.api.auth import READ
-from monitor.api.schemas import HealthOut
-from monitor.extensions import auth
+from regiq_tasks.monitor.api.auth import READ
+from regiq_tasks.monitor.api.schemas import HealthOut
+from regiq_tasks.monitor.extensions import auth
 
 bp = APIBlueprint("meta", __name__, tag="Meta")
 

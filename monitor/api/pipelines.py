@@ -6,13 +6,13 @@ from typing import Any
 
 from apiflask import APIBlueprint
 
-from monitor.api.auth import READ
-from monitor.api.errors import bad_input
-from monitor.api.schemas import PipelineOut
-from monitor.context import current_context
-from monitor.extensions import auth
 from regiq_tasks import api
 from regiq_tasks.errors import JobNotFound
+from regiq_tasks.monitor.api.auth import READ
+from regiq_tasks.monitor.api.errors import bad_input
+from regiq_tasks.monitor.api.schemas import PipelineOut
+from regiq_tasks.monitor.context import current_context
+from regiq_tasks.monitor.extensions import auth
 
 bp = APIBlueprint("pipelines", __name__, tag="Pipelines")
 

@@ -6,9 +6,9 @@ from typing import Any
 
 from apiflask import APIBlueprint, Schema, fields, validators
 
-from monitor.api.auth import READ
-from monitor.extensions import auth
 from regiq_tasks.history.tokens import Principal, Role
+from regiq_tasks.monitor.api.auth import READ
+from regiq_tasks.monitor.extensions import auth
 
 bp = APIBlueprint("whoami", __name__, tag="Auth")
 

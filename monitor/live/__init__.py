@@ -33,12 +33,12 @@ from __future__ import annotations
 import socketio as python_socketio
 from apiflask import APIFlask
 
-from monitor.context import MonitorContext
-from monitor.extensions import socketio
-from monitor.live import handlers as _handlers  # noqa: F401  (registers the Socket.IO handlers)
-from monitor.live.config import LiveConfig
-from monitor.live.hub import EXTENSION, LiveHub, hub_of
-from monitor.live.transport import TransportErrors
+from regiq_tasks.monitor.context import MonitorContext
+from regiq_tasks.monitor.extensions import socketio
+from regiq_tasks.monitor.live import handlers as _handlers  # noqa: F401  (registers the Socket.IO handlers)
+from regiq_tasks.monitor.live.config import LiveConfig
+from regiq_tasks.monitor.live.hub import EXTENSION, LiveHub, hub_of
+from regiq_tasks.monitor.live.transport import TransportErrors
 
 __all__ = ["LiveConfig", "LiveHub", "init_live", "start_live", "stop_live"]
 

@@ -14,13 +14,13 @@ import redis
 from flask import request
 from flask_socketio import ConnectionRefusedError, emit, join_room, leave_room
 
-from monitor.context import current_context
-from monitor.extensions import socketio
-from monitor.live.hub import current_hub
-from monitor.live.rooms import BadSubscription, may_see, room_of
-from monitor.live.sessions import REVOKED
 from regiq_tasks.errors import StoreUnavailable
 from regiq_tasks.history.tokens import Principal, hash_token
+from regiq_tasks.monitor.context import current_context
+from regiq_tasks.monitor.extensions import socketio
+from regiq_tasks.monitor.live.hub import current_hub
+from regiq_tasks.monitor.live.rooms import BadSubscription, may_see, room_of
+from regiq_tasks.monitor.live.sessions import REVOKED
 
 logger = logging.getLogger(__name__)
 

@@ -7,10 +7,10 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from monitor.live.config import LiveConfig
-from monitor.live.relay import Relay
-from monitor.live.rooms import RoomRegistry
-from monitor.live.sessions import Sessions, TokenWatch
+from regiq_tasks.monitor.live.config import LiveConfig
+from regiq_tasks.monitor.live.relay import Relay
+from regiq_tasks.monitor.live.rooms import RoomRegistry
+from regiq_tasks.monitor.live.sessions import Sessions, TokenWatch
 
 EXTENSION = "regiq_live"
 STOP_TIMEOUT = 5.0  # s to wait for the loop to end on stop()

@@ -22,10 +22,15 @@ from typing import Any
 
 import redis
 
-from monitor.live.coalesce import Coalescer, Sendable
-from monitor.live.config import ROOM_REFRESH, LiveConfig
-from monitor.live.metrics import MetricsReader, Throughput, is_final_transition, stream_time
-from monitor.live.rooms import RoomRegistry, rooms_of
+from regiq_tasks.monitor.live.coalesce import Coalescer, Sendable
+from regiq_tasks.monitor.live.config import ROOM_REFRESH, LiveConfig
+from regiq_tasks.monitor.live.metrics import (
+    MetricsReader,
+    Throughput,
+    is_final_transition,
+    stream_time,
+)
+from regiq_tasks.monitor.live.rooms import RoomRegistry, rooms_of
 from regiq_tasks.store import LiveStore
 from regiq_tasks.store.keys import RELAY_LOCK, Keys
 from regiq_tasks.store.lease import Lease

@@ -15,8 +15,8 @@ from typing import Any
 
 import redis
 
-from monitor.live.config import ROOM_TTL
 from regiq_tasks.history.tokens import Role
+from regiq_tasks.monitor.live.config import ROOM_TTL
 from regiq_tasks.store.keys import ROOM_ALL, Keys, job_room, pipeline_room, type_room
 
 MAX_ID = 255  # characters of a subscribed id or type

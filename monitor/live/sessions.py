@@ -16,9 +16,9 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from monitor.live.rooms import RoomRegistry, may_see
 from regiq_tasks.errors import StoreUnavailable
 from regiq_tasks.history.tokens import Principal
+from regiq_tasks.monitor.live.rooms import RoomRegistry, may_see
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
 
-from monitor.api.errors import error_body
+from regiq_tasks.monitor.api.errors import error_body
 
 SOCKETIO_PATH = "/socket.io"  # Flask-SocketIO's default path
 
