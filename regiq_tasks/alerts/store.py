@@ -16,11 +16,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Engine, Insert, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from regiq_tasks.alerts.models import ALERTS, OPEN_ONLY, AlertStatus, alert_record
 from regiq_tasks.alerts.rules import MAX_FOLDED_JOBS, AlertDraft
-from regiq_tasks.errors import AlertAlreadyResolved, AlertNotFound, ConfigurationError
+from regiq_tasks.errors import AlertAlreadyResolved, AlertNotFound
+from regiq_tasks.history.db import dialect_insert
 
 
 @dataclass(frozen=True)
@@ -38,13 +38,7 @@ class AlertQuery:
 @functools.cache
 def _upsert(dialect_name: str) -> Insert:
     """The deduplicating insert for this dialect, returning the row after it."""
-    if dialect_name == "sqlite":
-        stmt: Any = sqlite.insert(ALERTS)
-    elif dialect_name == "postgresql":
-        stmt = postgresql.insert(ALERTS)
-    else:
-        raise ConfigurationError(
-            f"alerts database: unsupported dialect {dialect_name!r} (sqlite or postgresql)")
+    stmt = dialect_insert(ALERTS, dialect_name, "alerts database")
     upsert: Insert = stmt.on_conflict_do_update(
         index_elements=[ALERTS.c.fingerprint], index_where=text(OPEN_ONLY),
         set_={"count": ALERTS.c.count + stmt.excluded.count,

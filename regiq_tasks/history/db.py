@@ -15,7 +15,8 @@ from urllib.parse import quote
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, Table, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
@@ -29,6 +30,17 @@ MIGRATION_LOCK_KEY = 0x7265676971  # PostgreSQL advisory lock key serialising ou
 DRIVER_PACKAGES = {"MySQLdb": "mysqlclient", "pymysql": "PyMySQL", "psycopg": "psycopg",
                    "psycopg2": "psycopg2-binary"}  # driver module -> what to pip install
 CREATE_HINT = "a worker or `regiq db upgrade` creates it"  # said when a reader finds none
+
+
+def dialect_insert(table: Table, dialect_name: str, what: str) -> Any:
+    """An ``INSERT`` on ``table`` with ``ON CONFLICT`` support for this dialect (SQLite or
+    PostgreSQL); ConfigurationError naming ``what`` for any other database."""
+    if dialect_name == "sqlite":
+        return sqlite.insert(table)
+    if dialect_name == "postgresql":
+        return postgresql.insert(table)
+    raise ConfigurationError(
+        f"{what}: unsupported dialect {dialect_name!r} (sqlite or postgresql)")
 
 
 def database_url(url: str) -> str:

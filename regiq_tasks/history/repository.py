@@ -13,9 +13,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, Insert, Select, literal, select, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
 
-from regiq_tasks.errors import ConfigurationError, InvalidParameter
+from regiq_tasks.errors import InvalidParameter
+from regiq_tasks.history.db import dialect_insert
 from regiq_tasks.history.models import (
     ARGS_PREVIEW_LENGTH,
     ID_LENGTH,
@@ -97,13 +97,7 @@ def row_from_record(record: Mapping[str, Any], *, now: datetime | None = None) -
 @functools.cache
 def _upsert_statement(dialect_name: str) -> Insert:
     """``INSERT ... ON CONFLICT (id) DO UPDATE`` setting every column, for this dialect."""
-    if dialect_name == "sqlite":
-        stmt: Any = sqlite.insert(JOB_HISTORY)
-    elif dialect_name == "postgresql":
-        stmt = postgresql.insert(JOB_HISTORY)
-    else:
-        raise ConfigurationError(
-            f"history database: unsupported dialect {dialect_name!r} (sqlite or postgresql)")
+    stmt = dialect_insert(JOB_HISTORY, dialect_name, "history database")
     updates = {c.name: stmt.excluded[c.name] for c in JOB_HISTORY.columns if not c.primary_key}
     upsert: Insert = stmt.on_conflict_do_update(index_elements=[JOB_HISTORY.c.id], set_=updates)
     return upsert
