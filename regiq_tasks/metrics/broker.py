@@ -88,11 +88,28 @@ def _close_quietly(channel: Any) -> None:
 def _virtual(app: Any, channel: VirtualChannel, names: Sequence[str]) -> dict[str, QueueState]:
     """Sizes from a kombu virtual channel, consumers from the cached broadcast."""
     counts = consumer_cache(app).get()
-    # _size is kombu's own reading of a virtual queue (queue_declare answers with it);
-    # the Redis transport sums the priority sub-lists.
-    return {name: QueueState(int(channel._size(name)),
-                             counts.get(name, 0) if counts is not None else None)
-            for name in names}
+    sizes = _redis_sizes(channel, names)
+    if sizes is None:
+        # _size is kombu's own reading of a virtual queue (queue_declare answers with it)
+        sizes = [int(channel._size(name)) for name in names]
+    return {name: QueueState(size, counts.get(name, 0) if counts is not None else None)
+            for name, size in zip(names, sizes)}
+
+
+def _redis_sizes(channel: Any, names: Sequence[str]) -> list[int] | None:
+    """Every queue's size in one pipeline, as the Redis transport's ``_size`` reads one
+    (LLEN of the list of each priority step); None for another transport."""
+    q_for_pri = getattr(channel, "_q_for_pri", None)
+    steps = getattr(channel, "priority_steps", None)
+    if q_for_pri is None or not steps or not hasattr(channel, "conn_or_acquire"):
+        return None
+    with channel.conn_or_acquire() as client, client.pipeline() as pipe:
+        for name in names:
+            for step in steps:
+                pipe.llen(q_for_pri(name, step))
+        lengths = pipe.execute()
+    per = len(steps)
+    return [sum(int(n) for n in lengths[i * per:(i + 1) * per]) for i in range(len(names))]
 
 
 class ConsumerCache:
