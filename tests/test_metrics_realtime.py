@@ -126,3 +126,12 @@ def test_queues_reads_depth_and_consumers_from_rabbitmq(
     prefork_worker(app, broker_url=RABBITMQ_URL)
     wait_for(lambda: by_name(app)[queue]["consumers"] == 1, 20, "one consumer")
     wait_for(lambda: by_name(app)[queue]["depth"] == 0, 20, "the worker to drain it")
+
+
+def test_a_broker_that_cannot_be_reached_leaves_depth_and_consumers_null(
+        make_app: Callable[..., Celery]) -> None:
+    app = make_app(broker_url="redis://127.0.0.1:9/0")  # nothing listens on port 9
+    started = time.monotonic()
+    rows = queues(app)
+    assert time.monotonic() - started < 3  # one connection attempt, no retries
+    assert rows and all(r["depth"] is None and r["consumers"] is None for r in rows)

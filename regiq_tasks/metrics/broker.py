@@ -13,17 +13,19 @@ name the queue, kept per app and process for :data:`CONSUMERS_TTL` seconds and
 refreshed in a background thread, so that no reader ever waits on the broadcast: it is
 null until the first answer, and after a failed one.
 
-A broker that cannot be reached leaves depth and consumers null; the broker's health is
-``GET /status/system/health``'s business, not the readers'.
+One broker connection is kept per app and process (opening one costs more than the
+reading) and replaced once when it broke. A broker that cannot be reached leaves depth
+and consumers null; the broker's health is ``GET /status/system/health``'s business.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,8 +36,9 @@ logger = logging.getLogger(__name__)
 CONNECT_TIMEOUT = 1.0  # s to reach the broker for one reading
 INSPECT_TIMEOUT = 0.5  # s the active_queues broadcast waits for replies
 CONSUMERS_TTL = 5.0  # s a Redis broker's consumer counts are reused
-_CACHE_ATTR = "_regiq_consumer_cache"
-_cache_lock = threading.Lock()
+_CACHE_ATTR = "_regiq_consumer_cache"  # app attributes of the per-process objects below
+_READER_ATTR = "_regiq_broker_reader"
+_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -50,20 +53,51 @@ def broker_queues(app: Any, names: Sequence[str]) -> dict[str, QueueState]:
     """Depth and consumers of each queue of ``names`` (absent where unknown)."""
     if not names:
         return {}
-    try:
-        with app.connection_for_read(connect_timeout=CONNECT_TIMEOUT) as conn:
-            conn.connect()
-            errors = conn.connection_errors + conn.channel_errors
+    reader: BrokerReader = _per_app(app, _READER_ATTR, BrokerReader)
+    return reader.read(names)
+
+
+class BrokerReader:
+    """One broker connection per app and process, kept between readings (a new one
+    costs more than the reading); readers take turns on it."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self._conn: Any = None
+        self._lock = threading.Lock()
+
+    def read(self, names: Sequence[str]) -> dict[str, QueueState]:
+        """The queues' states; a kept connection that broke is replaced once."""
+        with self._lock:
+            while True:
+                kept = self._conn is not None
+                try:
+                    return self._read(names)
+                except Exception as exc:  # kombu's and the transport's errors alike
+                    self._drop()
+                    if not kept:
+                        logger.warning("regiq: cannot read queue depths from the broker: %s",
+                                       exc)
+                        return {}
+
+    def _read(self, names: Sequence[str]) -> dict[str, QueueState]:
+        if self._conn is None:
+            conn = self.app.connection_for_read(connect_timeout=CONNECT_TIMEOUT)
+            self._conn = conn
+            conn.ensure_connection(max_retries=0)  # one attempt: a reader never waits
+        conn = self._conn
+        channel = conn.default_channel
+        if isinstance(channel, VirtualChannel):
+            return _virtual(self.app, channel, names)
+        return {name: _declared(conn, name) for name in names}
+
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
             try:
-                channel = conn.default_channel
-                if isinstance(channel, VirtualChannel):
-                    return _virtual(app, channel, names)
-                return {name: _declared(conn, name) for name in names}
-            except errors as exc:
-                logger.warning("regiq: cannot read queue depths from the broker: %s", exc)
-    except OSError as exc:
-        logger.warning("regiq: cannot reach the broker for queue depths: %s", exc)
-    return {}
+                conn.release()
+            except Exception:  # a connection that is broken already
+                pass
 
 
 def _declared(conn: Any, name: str) -> QueueState:
@@ -150,11 +184,17 @@ class ConsumerCache:
 
 def consumer_cache(app: Any) -> ConsumerCache:
     """The consumer cache of ``app`` in this process (made on first use)."""
-    cache: ConsumerCache | None = app.__dict__.get(_CACHE_ATTR)
-    if cache is None:
-        with _cache_lock:
-            cache = app.__dict__.get(_CACHE_ATTR)
-            if cache is None:
-                cache = ConsumerCache(app)
-                setattr(app, _CACHE_ATTR, cache)
+    cache: ConsumerCache = _per_app(app, _CACHE_ATTR, ConsumerCache)
     return cache
+
+
+def _per_app(app: Any, attr: str, factory: Callable[[Any], Any]) -> Any:
+    """The object kept on ``app`` under ``attr`` for this process (made on first use)."""
+    kept = app.__dict__.get(attr)
+    if kept is None or kept[0] != os.getpid():
+        with _lock:
+            kept = app.__dict__.get(attr)
+            if kept is None or kept[0] != os.getpid():
+                kept = (os.getpid(), factory(app))
+                setattr(app, attr, kept)
+    return kept[1]
