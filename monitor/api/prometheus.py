@@ -8,10 +8,10 @@ from apiflask import APIBlueprint
 from flask import Response as FlaskResponse
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
+from regiq_tasks.metrics.prometheus import render
 from regiq_tasks.monitor.api.auth import READ
 from regiq_tasks.monitor.context import current_context
 from regiq_tasks.monitor.extensions import auth
-from regiq_tasks.metrics.prometheus import render
 
 bp = APIBlueprint("prometheus", __name__, tag="Metrics")
 
