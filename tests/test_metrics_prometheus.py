@@ -151,3 +151,16 @@ def test_a_real_prometheus_scrapes_the_monitor_with_a_bearer_token(
     depth = prometheus.query(f'regiq_queue_depth{{queue="{queue}"}}')
     assert [float(r["value"][1]) for r in depth] == [3.0]
     assert health() == [("up", "")]
+
+
+def test_live_jobs_past_the_scan_cap_count_under_an_empty_type(
+        app: Celery, monkeypatch: Any) -> None:
+    # Given three queued jobs and a scan that reads the type of two per status
+    from regiq_tasks.metrics import realtime
+
+    monkeypatch.setattr(realtime, "TYPE_SCAN_CAP", 2)
+    publish(app, ingest=3, total=0)
+    got = samples(Monitor(app).get("/metrics").data)
+    # Then the per-type series and the untyped rest still add up to the status's size
+    assert got[("regiq_live_jobs", (("status", "queued"), ("type", "ingest")))] == 2
+    assert got[("regiq_live_jobs", (("status", "queued"), ("type", "")))] == 1
