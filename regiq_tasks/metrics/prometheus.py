@@ -60,7 +60,9 @@ from regiq_tasks.tracking.tracker import Tracker, get_tracker
 
 logger = logging.getLogger(__name__)
 
-OUTCOMES = ("succeeded", "failed", "cancelled", "lost", "retried")  # the n:<outcome> fields
+# The final outcomes counted by regiq_jobs_total (fields n:<outcome>); n:retried is left
+# out, so that the family's sum is the number of finished jobs (a retried job ends later).
+OUTCOMES = ("succeeded", "failed", "cancelled", "lost")
 UNTYPED = ""  # the type label of live jobs not broken down by type
 
 
@@ -141,8 +143,8 @@ def _field(fields: Mapping[Any, Any], name: str) -> Any:
 
 def cumulative_metrics(hashes: Mapping[str, Mapping[Any, Any]]) -> list[Metric]:
     """The counter and the two histograms of the cumulative hashes, ``{type: fields}``."""
-    total = CounterMetricFamily("regiq_jobs", "Jobs that reached an outcome, by type "
-                                "(retried: retries)", labels=["type", "status"])
+    total = CounterMetricFamily("regiq_jobs", "Jobs that reached a final status, by type",
+                                labels=["type", "status"])
     duration = HistogramMetricFamily("regiq_job_duration_seconds", "Job run time",
                                      labels=["type"])
     wait = HistogramMetricFamily("regiq_job_queue_wait_seconds",
