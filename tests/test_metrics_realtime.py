@@ -11,7 +11,7 @@ from celery import Celery
 from kombu import Connection, Queue
 
 from regiq_tasks.metrics.broker import CONSUMERS_TTL
-from regiq_tasks.metrics.realtime import live_counts, queues, routed_queues
+from regiq_tasks.metrics.realtime import live_counts, queues, routed_queues, snapshot
 from regiq_tasks.store import Change
 from regiq_tasks.tracking.tracker import get_tracker
 from tests.fixtures.live import JobWriter
@@ -135,3 +135,13 @@ def test_a_broker_that_cannot_be_reached_leaves_depth_and_consumers_null(
     rows = queues(app)
     assert time.monotonic() - started < 3  # one connection attempt, no retries
     assert rows and all(r["depth"] is None and r["consumers"] is None for r in rows)
+
+
+def test_snapshot_gives_counts_and_queues_from_one_read(app: Celery) -> None:
+    app.tasks["t.add"].delay(1, 2)
+    assert get_tracker(app).flush()
+    document = snapshot(app)
+    assert document["jobs"]["queued"] == 1
+    assert document["by_type"] == {"ingest": {"queued": 1, "running": 0, "retrying": 0}}
+    row = next(r for r in document["queues"] if r["name"] == app.conf.task_default_queue)
+    assert row["depth"] == 1 and row["oldest_wait_s"] is not None
