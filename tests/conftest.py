@@ -19,4 +19,5 @@ pytest_plugins = [
     "tests.fixtures.flower",
     "tests.fixtures.live",
     "tests.fixtures.page",
+    "tests.fixtures.prometheus",
 ]

@@ -65,3 +65,14 @@ def statistics(engine: Engine) -> dict[str, Any]:
                                   "mean": round(sum(times) / len(times), 3) if times else None,
                                   "p95": round(p, 3) if (p := percentile(times, 0.95))
                                   is not None else None}}
+
+
+def open_by_severity(engine: Engine) -> dict[str, int]:
+    """Open alert rows per severity, every severity present (one grouped count)."""
+    stmt = (select(ALERTS.c.severity, func.count().label("alerts"))
+            .where(ALERTS.c.status == AlertStatus.OPEN.value).group_by(ALERTS.c.severity))
+    counts = {s.value: 0 for s in Severity}
+    with engine.connect() as connection:
+        for row in connection.execute(stmt).all():
+            counts[row.severity] = int(row.alerts)
+    return counts

@@ -1,0 +1,166 @@
+"""GET /metrics: the exposition, its auth, promtool, and a real Prometheus scraping it."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from celery import Celery
+from prometheus_client.exposition import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.registry import CollectorRegistry
+
+from regiq_tasks.alerts.models import Severity
+from regiq_tasks.alerts.rules import AlertDraft
+from regiq_tasks.alerts.store import raise_alert
+from regiq_tasks.metrics.histogram import Histogram, HistogramKind, field_name
+from regiq_tasks.metrics.prometheus import cumulative_metrics
+from regiq_tasks.tracking.tracker import get_tracker
+from tests.fixtures.live import ServedMonitor
+from tests.fixtures.monitor import TOKENS, Monitor
+from tests.fixtures.prometheus import PrometheusServer, promtool
+from tests.fixtures.waiting import wait_for
+
+
+def samples(body: bytes) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of an exposition: (name, sorted labels) -> value."""
+    out = {}
+    for family in text_string_to_metric_families(body.decode()):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+def publish(app: Celery, ingest: int = 2, total: int = 1) -> None:
+    """Queue tracked jobs on the test queue (no worker runs them) and flush their records."""
+    for _ in range(ingest):
+        app.tasks["t.add"].delay(1, 2)
+    for _ in range(total):
+        app.tasks["t.total"].delay([1])
+    assert get_tracker(app).flush()
+
+
+def test_metrics_count_live_jobs_queues_backlog_and_alerts(app: Celery) -> None:
+    # Given two queued ingest jobs and one queued total job, and one open HIGH alert
+    publish(app)
+    raise_alert(get_tracker(app).engine, AlertDraft(
+        rule="job_failed", severity=Severity.HIGH, fingerprint="f1", subject="ingest",
+        title="ingest failed", details={}))
+    # When Prometheus would scrape
+    response = Monitor(app).get("/metrics")
+    # Then every family holds what the stores hold
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    got = samples(response.data)
+    queue = app.conf.task_default_queue
+    assert got[("regiq_live_jobs", (("status", "queued"), ("type", "ingest")))] == 2
+    assert got[("regiq_live_jobs", (("status", "queued"), ("type", "total")))] == 1
+    assert got[("regiq_live_jobs", (("status", "queued"), ("type", "")))] == 0
+    assert got[("regiq_live_jobs", (("status", "succeeded"), ("type", "")))] == 0
+    assert got[("regiq_queue_depth", (("queue", queue),))] == 3
+    assert got[("regiq_queue_depth", (("queue", "regiq.alerts"),))] == 0
+    assert 0 <= got[("regiq_queue_oldest_wait_seconds", (("queue", queue),))] < 60
+    assert got[("regiq_archive_backlog", ())] == 0
+    assert got[("regiq_alerts_open", (("severity", "HIGH"),))] == 1
+    assert got[("regiq_alerts_open", (("severity", "LOW"),))] == 0
+
+
+def test_promtool_finds_nothing_to_complain_about(app: Celery) -> None:
+    publish(app)
+    body = Monitor(app).get("/metrics").data
+    checked = promtool(body)
+    assert checked.returncode == 0 and not checked.stdout and not checked.stderr, checked
+
+
+def test_metrics_need_a_token_and_answer_401_in_the_error_shape(app: Celery) -> None:
+    monitor = Monitor(app)
+    for who in ({"role": None}, {"token": "not-a-token"}):
+        response = monitor.get("/metrics", **who)
+        assert response.status_code == 401
+        assert response.get_json()["error"]["code"] == "unauthorized"
+
+
+def test_metrics_answer_503_when_redis_is_down(make_app: Callable[..., Celery]) -> None:
+    app = make_app(redis_url="redis://127.0.0.1:9/0", redis_timeout=0.5)
+    response = Monitor(app).get("/metrics")
+    assert response.status_code == 503
+    assert response.get_json()["error"]["code"] == "unavailable"
+
+
+def test_openapi_documents_metrics_as_text(app: Celery) -> None:
+    spec = Monitor(app).json("/openapi.json")
+    operation = spec["paths"]["/metrics"]["get"]
+    assert "text/plain" in operation["responses"]["200"]["content"]
+    assert {"401", "403"} <= set(operation["responses"])
+    assert operation["security"]
+
+
+def cumulative_fields(durations: list[float], waits: list[float]) -> dict[str, str]:
+    """A cumulative hash as issue 11 lays it out (n:<outcome>, d:<i>, ds, w:<i>, ws)."""
+    fields = {"n:succeeded": str(len(durations) - 1), "n:failed": "1",
+              "ds": repr(math.fsum(durations)), "ws": repr(math.fsum(waits))}
+    for kind, values in ((HistogramKind.DURATION, durations), (HistogramKind.WAIT, waits)):
+        for index, count in Histogram.of(values).counts.items():
+            fields[field_name(kind, index)] = str(count)
+    return fields
+
+
+def test_cumulative_hashes_become_a_counter_and_two_histograms() -> None:
+    durations, waits = [0.02, 0.3, 0.3, 4.0, 120.0], [0.001, 0.002, 0.5, 0.5, 7.0]
+    registry = CollectorRegistry(auto_describe=False)
+
+    class Fixed:
+        def collect(self) -> Any:
+            return cumulative_metrics({"ingest": cumulative_fields(durations, waits)})
+
+    registry.register(Fixed())  # type: ignore[arg-type]
+    body = generate_latest(registry)
+    got = samples(body)
+    ingest = ("type", "ingest")
+    assert got[("regiq_jobs_total", (("status", "succeeded"), ingest))] == 4
+    assert got[("regiq_jobs_total", (("status", "failed"), ingest))] == 1
+    assert got[("regiq_job_duration_seconds_bucket", (("le", "0.25"), ingest))] == 1
+    assert got[("regiq_job_duration_seconds_bucket", (("le", "0.5"), ingest))] == 3
+    assert got[("regiq_job_duration_seconds_bucket", (("le", "+Inf"), ingest))] == 5
+    assert got[("regiq_job_duration_seconds_count", (ingest,))] == 5
+    assert math.isclose(got[("regiq_job_duration_seconds_sum", (ingest,))], 124.62)
+    assert got[("regiq_job_queue_wait_seconds_bucket", (("le", "0.005"), ingest))] == 2
+    assert promtool(body).returncode == 0
+
+
+def test_a_real_prometheus_scrapes_the_monitor_with_a_bearer_token(
+        app: Celery, served_monitor: Callable[..., ServedMonitor],
+        prometheus_server: Callable[[str, str], PrometheusServer]) -> None:
+    # Given queued jobs, a monitor process and Prometheus scraping it every second
+    publish(app)
+    monitor = served_monitor()
+    prometheus = prometheus_server(f"127.0.0.1:{monitor.port}", TOKENS["viewer"])
+    queue = app.conf.task_default_queue
+
+    # When Prometheus has scraped, its query API answers with our series
+    def live() -> dict[str, float]:
+        result = prometheus.query('regiq_live_jobs{status="queued",type!=""}')
+        return {r["metric"]["type"]: float(r["value"][1]) for r in result}
+
+    def health() -> Any:
+        return [(t["health"], t["lastError"]) for t in prometheus.targets()]
+
+    wait_for(lambda: live() == {"ingest": 2.0, "total": 1.0}, 30,
+             "Prometheus to hold regiq_live_jobs")
+    depth = prometheus.query(f'regiq_queue_depth{{queue="{queue}"}}')
+    assert [float(r["value"][1]) for r in depth] == [3.0]
+    assert health() == [("up", "")]
+
+
+def test_live_jobs_past_the_scan_cap_count_under_an_empty_type(
+        app: Celery, monkeypatch: Any) -> None:
+    # Given three queued jobs and a scan that reads the type of two per status
+    from regiq_tasks.metrics import realtime
+
+    monkeypatch.setattr(realtime, "TYPE_SCAN_CAP", 2)
+    publish(app, ingest=3, total=0)
+    got = samples(Monitor(app).get("/metrics").data)
+    # Then the per-type series and the untyped rest still add up to the status's size
+    assert got[("regiq_live_jobs", (("status", "queued"), ("type", "ingest")))] == 2
+    assert got[("regiq_live_jobs", (("status", "queued"), ("type", "")))] == 1
