@@ -9,8 +9,51 @@
 local FINAL = {succeeded = true, failed = true, cancelled = true, lost = true}
 local RANK = {queued = 0, running = 1, retrying = 1}
 local K = keyspace(ARGV[1])
+-- Add a job's transition to the cumulative metrics of its scopes (see keys.py, m:cum):
+-- the queue wait once per job (when queue_wait_s first appears), the outcome, duration,
+-- CPU time and peak RSS on the one transition to a final status, a retry on each move to
+-- retrying. A re-applied final change never gets here (the script returned above).
+local function record_metrics(M, cur, after, status, new, now)
+  local final = new ~= '' and FINAL[new]
+  local wait = not cur.queue_wait_s and after.queue_wait_s
+  local retried = new == 'retrying' and status ~= 'retrying'
+  if not (final or wait or retried) then return end
+  local scopes = {SCOPE_ALL}
+  if after.type then scopes[#scopes + 1] = SCOPE_TYPE .. after.type end
+  if after.queue then scopes[#scopes + 1] = SCOPE_QUEUE .. after.queue end
+  local res = {}
+  if final and after.resources then
+    local ok, decoded = pcall(cjson.decode, after.resources)
+    if ok and type(decoded) == 'table' then res = decoded end
+  end
+  local cpu, rss = tonumber(res.cpu_time_s), tonumber(res.peak_rss_bytes)
+  local duration = final and tonumber(after.duration_s)
+  for _, scope in ipairs(scopes) do
+    local key = M.cum(scope)
+    if wait then
+      local w = tonumber(after.queue_wait_s)
+      redis.call('HINCRBY', key, 'w:' .. bucket_index(w), 1)
+      redis.call('HINCRBYFLOAT', key, 'ws', w)
+    end
+    if retried then redis.call('HINCRBY', key, 'n:retried', 1) end
+    if final then
+      redis.call('HINCRBY', key, 'n:' .. new, 1)
+      if duration then
+        redis.call('HINCRBY', key, 'd:' .. bucket_index(duration), 1)
+        redis.call('HINCRBYFLOAT', key, 'ds', duration)
+      end
+      if cpu then
+        redis.call('HINCRBYFLOAT', key, 'cpu', cpu)
+        redis.call('HINCRBY', key, 'cn', 1)
+      end
+      if rss then redis.call('HINCRBY', key, 'r:' .. bucket_index(rss * 1e-6), 1) end
+    end
+    redis.call('SADD', M.scopes, scope)
+  end
+  if final then redis.call('HINCRBY', M.fin, math.floor(now), 1) end
+end
 local job, id, new = KEYS[1], ARGV[2], ARGV[3]
-local cur = read_job(job, {'_ix', 'cancel_requested'})
+local cur = read_job(job, {'_ix', 'cancel_requested', 'queue_wait_s'})
 local status = cur.status
 if status and FINAL[status] then return {status, cur.cancel_requested or ''} end
 if not status and new == '' then return {'', ''} end
@@ -54,15 +97,16 @@ end
 if new ~= '' then redis.call('HSET', job, 'status', new) end
 if new == 'cancelled' and ARGV[3] == 'lost' then redis.call('HDEL', job, 'error') end
 local after = read_job(job, {'_ix', 'created_at', 'started_at', 'finished_at',
-                             'queue_wait_s', 'duration_s'})
+                             'queue_wait_s', 'duration_s', 'queue', 'resources'})
 if after.started_at and after.created_at and not after.queue_wait_s then
-  redis.call('HSET', job, 'queue_wait_s',
-             math.max(0, tonumber(after.started_at) - tonumber(after.created_at)))
+  after.queue_wait_s = math.max(0, tonumber(after.started_at) - tonumber(after.created_at))
+  redis.call('HSET', job, 'queue_wait_s', after.queue_wait_s)
 end
 if after.finished_at and after.started_at and not after.duration_s then
-  redis.call('HSET', job, 'duration_s',
-             math.max(0, tonumber(after.finished_at) - tonumber(after.started_at)))
+  after.duration_s = math.max(0, tonumber(after.finished_at) - tonumber(after.started_at))
+  redis.call('HSET', job, 'duration_s', after.duration_s)
 end
+record_metrics(metric_keys(ARGV[1]), cur, after, status, new, now)
 local oldix, newix = cur._ix, after._ix
 if newix and oldix ~= newix then
   if oldix then redis.call('ZREM', K.index_all, oldix) end
