@@ -56,3 +56,18 @@ def test_the_spec_documents_the_route_and_its_shape(monitor: Monitor) -> None:
     assert {p["name"] for p in operation["parameters"]} >= {"window", "type", "queue"}
     out = spec["components"]["schemas"]["PerformanceOut"]["properties"]
     assert {"window", "from", "to", "step_s", "totals", "types", "series"} == set(out)
+
+
+def test_the_answer_validates_against_its_documented_schema(monitor: Monitor,
+                                                            app: Celery) -> None:
+    from monitor.api.performance_schemas import PerformanceOut
+
+    store = get_tracker(app).store
+    now = time.time()
+    for job_type, status in (("ingest", "succeeded"), ("parse", "failed")):
+        store.apply(Change(job_type, "queued", fill={"type": job_type, "created_at": now}))
+        store.apply(Change(job_type, "running", set={"started_at": now}))
+        store.apply(Change(job_type, status, set={"finished_at": now + 1}))
+    doc = monitor.json("/status/metrics/performance", window="2h")
+    assert PerformanceOut().validate(doc) == {}
+    assert PerformanceOut().dump(PerformanceOut().load(doc)) == doc

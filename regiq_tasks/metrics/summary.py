@@ -1,107 +1,83 @@
-"""Pure reading of the metric hashes: parse, subtract, and summarize one scope.
+"""Turn a window's reduced differences (``state.entry``) into DESIGN.md's entries.
 
-A ``P m:cum:<scope>`` hash (and each snapshot of it) holds counts and sums only, so the
-jobs of a window are a field-by-field difference of two hashes (:func:`subtract`), and
-everything DESIGN.md's ``types[...]`` entry shows derives from that difference
-(:func:`summarize`). Percentiles come from :class:`~regiq_tasks.metrics.histogram.Histogram`
-without the exact minimum and maximum (a difference cannot keep them): every percentile,
-``max`` included, is the geometric midpoint of its bucket, within 6.9% of the exact one.
+``state.entry`` gives, per scope, the outcome counts, the sums, the count of each
+histogram and the bucket of each nearest rank (p50 .. max). Here a bucket becomes a
+value: its geometric midpoint (the midpoint of
+``[0, 100 µs]`` for the underflow, the lower bound for the overflow), what
+:meth:`Histogram.quantile <regiq_tasks.metrics.histogram.Histogram.quantile>` answers
+without the exact minimum and maximum (a difference cannot keep them), so every
+percentile, ``max`` included, is within 6.9% of the exact nearest-rank one.
 
-Peak RSS is kept in the same log buckets over ``bytes * RSS_SCALE`` (100 B .. 630 GB, one
-R20 step apart): ``peak_rss_bytes_max`` is the midpoint of the top non-empty bucket,
-within 6.9% of the true maximum of the window.
+Peak RSS is kept in the same log buckets over ``bytes * RSS_SCALE`` (100 B .. 630 GB):
+``peak_rss_bytes_max`` is the midpoint of the top non-empty bucket, within 6.9% of the
+window's true maximum.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Sequence
 from typing import Any
 
-from regiq_tasks.metrics.histogram import BUCKETS, Histogram
+from regiq_tasks.metrics.histogram import UNDERFLOW, bucket_bounds
 
 RSS_SCALE = 1e-6  # RSS buckets hold bytes * RSS_SCALE on the seconds axis (as apply.lua)
 OUTCOMES = ("succeeded", "failed", "cancelled", "lost")  # final statuses, in DESIGN order
-SNAPSHOT_TIME = "_at"  # field of a snapshot copy: when it was taken (s)
-DURATION_QUANTILES = {"p50": 0.5, "p90": 0.9, "p95": 0.95, "p99": 0.99}
-WAIT_QUANTILES = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
+# state.entry's order: the scalars of a scope entry, then the duration and wait ranks.
+SCALARS = ("succeeded", "failed", "cancelled", "lost", "retried", "ds", "ws", "cpu", "cn")
+DURATION_RANKS = ("p50", "p90", "p95", "p99", "max")
+WAIT_RANKS = ("p50", "p95", "p99", "max")
 DIGITS = 6  # decimals of the floats answered
 
-Fields = dict[str, float]
 
-
-def parse(raw: Mapping[bytes, bytes]) -> Fields:
-    """A metric hash as read by redis-py: field name to number."""
-    return {k.decode(): float(v) for k, v in raw.items()}
-
-
-def subtract(later: Fields, earlier: Fields | None) -> Fields:
-    """The counts recorded between two copies (none below zero; ``_at`` dropped)."""
-    base = earlier or {}
-    return {k: max(0.0, v - base.get(k, 0.0)) for k, v in later.items() if k != SNAPSHOT_TIME}
-
-
-def _histogram(fields: Fields, prefix: str, total_field: str) -> Histogram:
-    """The histogram of the ``<prefix>:<i>`` fields with the sum in ``total_field``."""
-    counts = {i: int(c) for i, c in _bucket_fields(fields, prefix).items()}
-    return Histogram(counts, fields.get(total_field, 0.0))
-
-
-def _bucket_fields(fields: Fields, prefix: str) -> dict[int, float]:
-    """``{bucket index: count}`` of the fields named ``<prefix>:<i>``."""
-    marker = prefix + ":"
-    out = {}
-    for name, value in fields.items():
-        if name.startswith(marker) and value > 0:
-            index = int(name[len(marker):])
-            if index < BUCKETS:
-                out[index] = value
-    return out
+def bucket_value(index: int) -> float | None:
+    """The value answered for a rank in bucket ``index`` (None for -1: no values)."""
+    if index < 0:
+        return None
+    lo, hi = bucket_bounds(index)
+    if math.isinf(hi):
+        return lo
+    if index == UNDERFLOW:
+        return (lo + hi) / 2
+    return math.sqrt(lo * hi)
 
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, DIGITS)
 
 
-def _stats(h: Histogram, quantiles: Mapping[str, float]) -> dict[str, float | None]:
-    """Mean, the named quantiles and the max of a histogram (None where empty)."""
-    out = {"mean": _round(h.mean)}
-    out.update({name: _round(h.quantile(q)) for name, q in quantiles.items()})
-    out["max"] = _round(h.quantile(1.0))
+def _stats(total: float, n: int, buckets: Sequence[float],
+           names: Sequence[str]) -> dict[str, float | None]:
+    """``mean`` and the named ranks of one histogram."""
+    out = {"mean": _round(total / n) if n else None}
+    out.update({name: _round(bucket_value(int(b))) for name, b in zip(names, buckets)})
     return out
 
 
-def peak_rss_max(fields: Fields) -> int | None:
-    """The window's peak RSS in bytes: the midpoint of the top non-empty RSS bucket."""
-    counts = {i: int(c) for i, c in _bucket_fields(fields, "r").items()}
-    top = Histogram(counts).quantile(1.0)
-    return None if top is None else int(round(top / RSS_SCALE))
-
-
-def outcome_counts(fields: Fields) -> dict[str, int]:
-    """The final outcomes, ``count`` (their sum) and ``retried`` of a difference."""
-    counts = {name: int(fields.get(f"n:{name}", 0)) for name in OUTCOMES}
-    return {"count": sum(counts.values()), **counts,
-            "retried": int(fields.get("n:retried", 0))}
-
-
-def summarize(fields: Fields, span_s: float) -> dict[str, Any]:
-    """One ``types[...]`` entry (without ``type``) of the jobs in a difference."""
-    counts = outcome_counts(fields)
-    n = counts["count"]
-    cpu_n = fields.get("cn", 0.0)
-    return {**counts,
+def summarize(entry: Sequence[Any], span_s: float) -> dict[str, Any]:
+    """One ``types[...]`` entry (without ``type``) from a ``state.entry``."""
+    values = [float(v) for v in entry[1:]]
+    s = dict(zip(SCALARS, values))
+    counts = {name: int(s[name]) for name in OUTCOMES}
+    n = sum(counts.values())
+    pos = len(SCALARS)
+    d_n, d_ranks = int(values[pos]), values[pos + 1:pos + 1 + len(DURATION_RANKS)]
+    pos += 1 + len(DURATION_RANKS)
+    w_n, w_ranks = int(values[pos]), values[pos + 1:pos + 1 + len(WAIT_RANKS)]
+    rss = bucket_value(int(values[-1]))
+    return {"count": n, **counts, "retried": int(s["retried"]),
             "success_rate": round(counts["succeeded"] / n, 3) if n else None,
             "throughput_per_min": round(n / (span_s / 60), 3) if span_s > 0 else None,
-            "duration_s": _stats(_histogram(fields, "d", "ds"), DURATION_QUANTILES),
-            "queue_wait_s": _stats(_histogram(fields, "w", "ws"), WAIT_QUANTILES),
-            "cpu_time_s_mean": _round(fields.get("cpu", 0.0) / cpu_n) if cpu_n else None,
-            "peak_rss_bytes_max": peak_rss_max(fields)}
+            "duration_s": _stats(s["ds"], d_n, d_ranks, DURATION_RANKS),
+            "queue_wait_s": _stats(s["ws"], w_n, w_ranks, WAIT_RANKS),
+            "cpu_time_s_mean": _round(s["cpu"] / s["cn"]) if s["cn"] else None,
+            "peak_rss_bytes_max": None if rss is None else int(round(rss / RSS_SCALE))}
 
 
-def series_point(fields: Fields | None) -> dict[str, Any]:
-    """``finished``, ``failed`` and ``duration_p95_s`` of one series step (None: unknown)."""
-    if fields is None:
+def series_point(point: Sequence[float] | None) -> dict[str, Any]:
+    """``finished``, ``failed`` and ``duration_p95_s`` of a series point (None: unknown)."""
+    if not point:
         return {"finished": None, "failed": None, "duration_p95_s": None}
-    counts = outcome_counts(fields)
-    return {"finished": counts["count"], "failed": counts["failed"],
-            "duration_p95_s": _round(_histogram(fields, "d", "ds").quantile(0.95))}
+    finished, failed, p95 = (float(v) for v in point)
+    return {"finished": int(finished), "failed": int(failed),
+            "duration_p95_s": _round(bucket_value(int(p95)))}
