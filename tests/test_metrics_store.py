@@ -20,6 +20,7 @@ from regiq_tasks.metrics.performance import throughput
 from regiq_tasks.metrics.snapshots import take_snapshots
 from regiq_tasks.store import Change, LiveStore
 from regiq_tasks.store.keys import lua_prelude
+from regiq_tasks.store.record import iso
 from regiq_tasks.tracking.tracker import get_tracker
 from tests.fixtures.redis_server import RedisServer
 
@@ -169,15 +170,20 @@ def test_the_snapshot_duty_recovers_when_redis_restarts_empty(
     try:
         app = make_app(redis_url=server.url)
         store = get_tracker(app).store
-        record(store, "a", "succeeded", 0.1)
-        t0 = time.time()
+        t0 = int(time.time()) // 60 * 60 + 5  # copies taken 5 s into a minute
+        record(store, "before", "succeeded", 0.1)
         assert snap(app, t0) == 2
+        record(store, "a", "succeeded", 0.1)
+        assert get_performance("5m", app=app, now=t0 + 60)["totals"]["count"] == 1
         server.stop()
         server.start()
-        assert snap(app, t0) == 2  # the copies are gone: taken again
+        # the same boundary, copied again after the restart (another _at): nothing kept
+        # from the copies read before the restart is used for the new ones
+        assert snap(app, t0 + 10) == 2
         record(store, "b", "failed", 0.1)
         perf = get_performance("5m", app=app, now=t0 + 60)
         assert (perf["totals"]["count"], perf["totals"]["failed"]) == (1, 1)
+        assert perf["from"] == iso(t0 + 10)
     finally:
         server.stop()
 
