@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from celery import Celery
 
-from regiq_tasks import get_performance
+from regiq_tasks import cancel_job, get_performance
 from regiq_tasks.errors import InvalidParameter
 from regiq_tasks.metrics.histogram import BOUNDS, bucket_index
 from regiq_tasks.metrics.performance import throughput
@@ -194,3 +194,15 @@ def test_the_lua_bucket_index_agrees_with_python_at_every_bound(store: LiveStore
         lua_prelude() + "local out = {} for i, x in ipairs(ARGV) do "
         "out[i] = bucket_index(tonumber(x)) end return out")
     assert script(args=[repr(v) for v in values]) == [bucket_index(v) for v in values]
+
+
+def test_a_queued_job_cancelled_counts_cancelled_once(app: Celery, store: LiveStore) -> None:
+    store.apply(Change("c1", "queued", fill={"type": "ingest", "queue": "celery",
+                                             "created_at": time.time()}))
+    cancel_job("c1", "not needed", app=app)
+    cancel_job("c1", "again", app=app)  # already cancelled: unchanged
+    store.apply(Change("c1", "running", set={"started_at": time.time()}))  # refused
+    perf = get_performance("5m", type="ingest", app=app)["totals"]
+    assert (perf["count"], perf["cancelled"]) == (1, 1)
+    assert perf["queue_wait_s"]["p50"] is None and perf["duration_s"]["p50"] is None
+    assert get_performance("5m", queue="celery", app=app)["totals"]["cancelled"] == 1
