@@ -72,8 +72,9 @@ def job_fields(rng: random.Random, median: float) -> list[tuple[str, float]]:
     roll = rng.random()
     outcome = ("succeeded" if roll < 0.93 else "failed" if roll < 0.97
                else "cancelled" if roll < 0.99 else "lost")
-    out = [(f"n:{outcome}", 1.0), (f"d:{bucket_index(duration)}", 1.0), ("ds", duration),
-           (f"w:{bucket_index(wait)}", 1.0), ("ws", wait), ("cpu", cpu), ("cn", 1.0),
+    out = [(f"n:{outcome}", 1.0), (f"d:{bucket_index(duration)}", 1.0),
+           ("ds", round(duration * 1e6)), (f"w:{bucket_index(wait)}", 1.0),
+           ("ws", round(wait * 1e6)), ("cpu", round(cpu * 1e6)), ("cn", 1.0),
            (f"r:{bucket_index(rss * 1e-6)}", 1.0)]
     if rng.random() < 0.02:
         out.append(("n:retried", 1.0))
@@ -86,12 +87,9 @@ def add(counters: Counters, scope: str, pairs: list[tuple[str, float]]) -> None:
         fields[name] = fields.get(name, 0.0) + value
 
 
-SUMS = ("ds", "ws", "cpu")  # float fields (HINCRBYFLOAT); every other field is a count
-
-
-def as_written(fields: dict[str, float]) -> dict[str, float | int]:
-    """The values as apply.lua's HINCRBY/HINCRBYFLOAT leave them (counts as integers)."""
-    return {k: v if k in SUMS else int(v) for k, v in fields.items()}
+def as_written(fields: dict[str, float]) -> dict[str, int]:
+    """The values as apply.lua's HINCRBY leaves them: integers (sums in µs)."""
+    return {k: int(v) for k, v in fields.items()}
 
 
 def write_snapshot(pipe: Any, keys: Any, counters: Counters, start: int, ttl: int) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 
 from regiq_tasks.metrics.histogram import UNDERFLOW, bucket_bounds
 
+SUM_UNIT_S = 1e-6  # ds, ws and cpu are sums in microseconds (integers, HINCRBY)
 RSS_SCALE = 1e-6  # RSS buckets hold bytes * RSS_SCALE on the seconds axis (as apply.lua)
 OUTCOMES = ("succeeded", "failed", "cancelled", "lost")  # final statuses, in DESIGN order
 # state.entry's order: the scalars of a scope entry, then the duration and wait ranks.
@@ -68,9 +69,9 @@ def summarize(entry: Sequence[Any], span_s: float) -> dict[str, Any]:
     return {"count": n, **counts, "retried": int(s["retried"]),
             "success_rate": round(counts["succeeded"] / n, 3) if n else None,
             "throughput_per_min": round(n / (span_s / 60), 3) if span_s > 0 else None,
-            "duration_s": _stats(s["ds"], d_n, d_ranks, DURATION_RANKS),
-            "queue_wait_s": _stats(s["ws"], w_n, w_ranks, WAIT_RANKS),
-            "cpu_time_s_mean": _round(s["cpu"] / s["cn"]) if s["cn"] else None,
+            "duration_s": _stats(s["ds"] * SUM_UNIT_S, d_n, d_ranks, DURATION_RANKS),
+            "queue_wait_s": _stats(s["ws"] * SUM_UNIT_S, w_n, w_ranks, WAIT_RANKS),
+            "cpu_time_s_mean": _round(s["cpu"] * SUM_UNIT_S / s["cn"]) if s["cn"] else None,
             "peak_rss_bytes_max": None if rss is None else int(round(rss / RSS_SCALE))}
 
 

@@ -76,15 +76,17 @@ key                            type         meaning
                                             retried), ``d:<i>``/``w:<i>`` duration and
                                             queue-wait bucket counts (bounds of
                                             ``metrics/histogram.py``), ``ds``/``ws``
-                                            their sums (s), ``cpu`` CPU-time sum (s) of
+                                            their sums (µs), ``cpu`` CPU-time sum (µs) of
                                             the ``cn`` jobs that reported one,
                                             ``r:<i>`` peak-RSS bucket counts (bucket of
-                                            bytes * 1e-6). Written by ``apply.lua``
-                                            (wait at the start, the rest at the final
-                                            transition, ``n:retried`` on ``retrying``);
-                                            read by the metrics readers.
+                                            bytes * 1e-6). Written by ``record_metrics``
+                                            (``store/metrics.lua``) inside ``apply.lua``
+                                            and ``cancel.lua``: wait at the start, the
+                                            rest at the final transition, ``n:retried``
+                                            on ``retrying``; read by the metric readers.
 ``P m:scopes``                 set          every scope with a ``P m:cum:<scope>``.
-                                            No TTL. SADD by ``apply.lua``; read by the
+                                            No TTL. SADD by ``record_metrics`` when an
+                                            increment created a field; read by the
                                             snapshot duty and the readers.
 ``P m:snap:<k>:<t>:<scope>``   hash         a copy (COPY) of ``P m:cum:<scope>`` at
                                             boundary ``t`` (Unix s) of kind ``k``:
@@ -97,7 +99,7 @@ key                            type         meaning
                                             ``k``; member and score = ``t``. Trimmed to
                                             the snapshots' TTL by the snapshot duty.
 ``P m:fin``                    hash         jobs finished per second; field = Unix s,
-                                            value = count. HINCRBY by ``apply.lua``,
+                                            value = count. HINCRBY by ``record_metrics``,
                                             trimmed to the last 120 s by the snapshot
                                             duty; read by ``throughput()``.
 =============================  ===========  ==========================================

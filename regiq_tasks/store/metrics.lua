@@ -18,29 +18,31 @@ local function record_metrics(M, cur, after, status, new, now)
     local ok, decoded = pcall(cjson.decode, after.resources)
     if ok and type(decoded) == 'table' then res = decoded end
   end
-  local cpu, rss = tonumber(res.cpu_time_s), tonumber(res.peak_rss_bytes)
-  local duration = final and tonumber(after.duration_s)
+  -- (field, integer increment) pairs, the same for every scope; sums in microseconds
+  local incr = {}
+  local function add(field, n) incr[#incr + 1] = field; incr[#incr + 1] = n end
+  local function micro(x) return math.floor(x * 1e6 + 0.5) end
+  if wait then
+    local w = tonumber(after.queue_wait_s)
+    add('w:' .. bucket_index(w), 1)
+    add('ws', micro(w))
+  end
+  if retried then add('n:retried', 1) end
+  if final then
+    add('n:' .. new, 1)
+    local duration = tonumber(after.duration_s)
+    if duration then add('d:' .. bucket_index(duration), 1); add('ds', micro(duration)) end
+    local cpu, rss = tonumber(res.cpu_time_s), tonumber(res.peak_rss_bytes)
+    if cpu then add('cpu', micro(cpu)); add('cn', 1) end
+    if rss then add('r:' .. bucket_index(rss * 1e-6), 1) end
+  end
   for _, scope in ipairs(scopes) do
-    local key = M.cum(scope)
-    if wait then
-      local w = tonumber(after.queue_wait_s)
-      redis.call('HINCRBY', key, 'w:' .. bucket_index(w), 1)
-      redis.call('HINCRBYFLOAT', key, 'ws', w)
+    local key, fresh = M.cum(scope), false
+    for i = 1, #incr, 2 do
+      if redis.call('HINCRBY', key, incr[i], incr[i + 1]) == incr[i + 1] then fresh = true end
     end
-    if retried then redis.call('HINCRBY', key, 'n:retried', 1) end
-    if final then
-      redis.call('HINCRBY', key, 'n:' .. new, 1)
-      if duration then
-        redis.call('HINCRBY', key, 'd:' .. bucket_index(duration), 1)
-        redis.call('HINCRBYFLOAT', key, 'ds', duration)
-      end
-      if cpu then
-        redis.call('HINCRBYFLOAT', key, 'cpu', cpu)
-        redis.call('HINCRBY', key, 'cn', 1)
-      end
-      if rss then redis.call('HINCRBY', key, 'r:' .. bucket_index(rss * 1e-6), 1) end
-    end
-    redis.call('SADD', M.scopes, scope)
+    -- a new field, so maybe a new hash: the scope joins the set (a no-op if known)
+    if fresh then redis.call('SADD', M.scopes, scope) end
   end
   if final then redis.call('HINCRBY', M.fin, math.floor(now), 1) end
 end
