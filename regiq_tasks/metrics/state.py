@@ -64,21 +64,21 @@ def _rank(per_10000: int, n: int) -> int:
 def at_ranks(later: dict[int, int], earlier: dict[int, int],
              ranks: Sequence[int]) -> list[int]:
     """The count of ``later - earlier``, then the bucket holding each rank (-1: none)."""
-    steps = sorted((i, d) for i, c in later.items() if (d := c - earlier.get(i, 0)) > 0)
-    n = sum(c for _, c in steps)
+    get = earlier.get
+    diffs = {i: c - get(i, 0) for i, c in later.items()}
+    n = sum(diffs.values())
+    if n <= 0:
+        return [0] + [-1] * len(ranks)
     out = [n]
-    if n == 0:
-        return out + [-1] * len(ranks)
-    targets = iter([_rank(q, n) for q in ranks])
-    target: int | None = next(targets)
-    seen = 0
-    for index, count in steps:
-        seen += count
-        while target is not None and seen >= target:
+    targets = [_rank(q, n) for q in ranks]
+    k, last, seen = 0, len(targets), 0
+    for index in sorted(diffs):
+        seen += diffs[index]
+        while seen >= targets[k]:
             out.append(index)
-            target = next(targets, None)
-        if target is None:
-            break
+            k += 1
+            if k == last:
+                return out
     return out
 
 
