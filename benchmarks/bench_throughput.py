@@ -3,7 +3,8 @@
 Usage:
     python benchmarks/bench_throughput.py [--tasks 2000] [--rounds 5] [--pool prefork]
         [--concurrency 2] [--modes preloaded,stream] [--json PATH | --no-json]
-        [--archiver-stats] [--no-housekeeper] [--switch-interval S]   (diagnostics)
+        [--archiver-stats] [--no-housekeeper] [--no-metrics] [--switch-interval S]
+        (diagnostics)
 
 One worker subprocess (``celery -A throughput_app worker -P prefork -c 2
 --without-gossip --without-mingle --without-heartbeat``) serves both task kinds. Rounds
@@ -56,6 +57,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--no-json", action="store_true")
     p.add_argument("--no-housekeeper", action="store_true",
                    help="diagnostic: worker without regiq's housekeeping thread (archiver)")
+    p.add_argument("--no-metrics", action="store_true",
+                   help="diagnostic: worker's apply.lua without the metric writes (issue 11)")
     p.add_argument("--switch-interval", type=float, default=None,
                    help="diagnostic: sys.setswitchinterval in the worker (default 0.005)")
     p.add_argument("--archiver-stats", action="store_true",
@@ -183,6 +186,8 @@ def main() -> int:
     worker_env = dict(env)  # diagnostics apply to the worker only
     if args.no_housekeeper:
         worker_env["BENCH_NO_HOUSEKEEPER"] = "1"
+    if args.no_metrics:
+        worker_env["BENCH_NO_METRICS"] = "1"
     if args.switch_interval:
         worker_env["BENCH_SWITCH_INTERVAL"] = repr(args.switch_interval)
     stats_path = tmp / "archiver-stats.json"

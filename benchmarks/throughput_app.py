@@ -16,6 +16,9 @@ Diagnostics only (to attribute overhead, not for the headline figures):
 
 - ``BENCH_NO_HOUSEKEEPER=1``: the worker does not start regiq's housekeeping thread
   (archiver, reaper, expiry) at ``worker_ready``.
+- ``BENCH_NO_METRICS=1``: the worker's ``apply.lua`` runs without its metric writes
+  (the ``record_metrics`` call is cut from the script text before it is registered), to
+  measure what the performance counters cost on the hot path.
 - ``BENCH_SWITCH_INTERVAL``: ``sys.setswitchinterval`` for the worker processes.
 - ``BENCH_ARCHIVER_STATS=<path>``: count the archiver's batches (rows, thread CPU and
   wall time per ``Archiver.run_once``) and write them as JSON to ``<path>`` at shutdown.
@@ -56,6 +59,20 @@ if os.environ.get("BENCH_DATABASE_URL"):
     _regiq["database_url"] = os.environ["BENCH_DATABASE_URL"]
 if os.environ.get("BENCH_PROGRESS_INTERVAL"):
     _regiq["progress_interval"] = float(os.environ["BENCH_PROGRESS_INTERVAL"])
+if os.environ.get("BENCH_NO_METRICS") == "1":
+    import regiq_tasks.store as _store
+
+    _load = _store._load
+    _CALL = "record_metrics(metric_keys(ARGV[1]), cur, after, status, new, now)"
+
+    def _load_without_metrics(name: str) -> str:
+        text = _load(name)
+        if name == "apply.lua":
+            assert _CALL in text, "apply.lua changed: update BENCH_NO_METRICS"
+            text = text.replace(_CALL, "")
+        return text
+
+    _store._load = _load_without_metrics  # type: ignore[assignment]
 install(app, **_regiq)
 
 if os.environ.get("BENCH_NO_HOUSEKEEPER") == "1":

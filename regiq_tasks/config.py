@@ -33,6 +33,7 @@ DEFAULT_EVENTS_MAXLEN = 100_000  # approximate length cap of the event stream
 DEFAULT_ARCHIVE_BATCH = 1000  # jobs per archiver transaction
 DEFAULT_REDIS_TIMEOUT = 2.0  # s: socket connect/read timeout of the tracking Redis client
 DEFAULT_RESOURCE_INTERVAL = 0.5  # s: RSS sampling period in processes that run tasks
+DEFAULT_METRICS_RETENTION_DAYS = 35  # days hour snapshots of the job metrics are kept
 DEFAULT_AUTO_MIGRATE = True  # workers bring the history schema to head before archiving
 
 
@@ -75,6 +76,7 @@ class Settings:
     redis_timeout: float = DEFAULT_REDIS_TIMEOUT
     resource_interval: float = DEFAULT_RESOURCE_INTERVAL
     auto_migrate: bool = DEFAULT_AUTO_MIGRATE
+    metrics_retention_days: int = DEFAULT_METRICS_RETENTION_DAYS
 
     def __post_init__(self) -> None:
         for name in ("progress_interval", "live_ttl", "lost_after", "cancel_grace",
@@ -82,6 +84,8 @@ class Settings:
                      "backend_progress_interval"):
             if getattr(self, name) <= 0:
                 raise ConfigurationError(f"regiq setting {name} must be > 0")
+        if self.metrics_retention_days < 3:
+            raise ConfigurationError("regiq setting metrics_retention_days must be >= 3")
         if not self.key_prefix:
             raise ConfigurationError("regiq setting key_prefix must not be empty")
 

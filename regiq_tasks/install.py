@@ -11,10 +11,11 @@ from regiq_tasks.alerts.tasks import register_alert_tasks
 from regiq_tasks.config import Settings
 from regiq_tasks.errors import InvalidParameter
 from regiq_tasks.hooks import hooks_of
+from regiq_tasks.metrics import hooks as metrics_feature
 from regiq_tasks.tracking.tracker import reset_tracker
 
 # The features that hang on the tracking core's hooks, in the order they subscribe.
-FEATURES = (("alerts", alerts_feature.register),)
+FEATURES = (("alerts", alerts_feature.register), ("metrics", metrics_feature.register))
 
 
 def install(app: Any, **settings: Any) -> Any:

@@ -9,23 +9,29 @@ from regiq_tasks.store.keys import (
     EXPIRY_LOCK,
     INDEX_DIMENSIONS,
     INDEX_FIELDS,
+    METRICS_LOCK,
     REAPER_LOCK,
     RELAY_LOCK,
     ROOM_ALL,
+    SCOPE_ALL,
+    SNAPSHOT_KINDS,
     Keys,
     index_member,
     index_member_us,
     job_room,
     lua_prelude,
     pipeline_room,
+    queue_scope,
     split_index_member,
     type_room,
+    type_scope,
 )
 
 # Every public member of Keys; a new key is pinned below before it joins this list.
 PINNED = {"prefix", "job", "index_all", "index", "running", "expiry", "events", "archive",
           "archive_dropped", "pipeline_cancel", "lock", "alert_failures", "alert_burst",
-          "alert_overdue", "socketio_channel", "relay_last_id", "live_rooms"}
+          "alert_overdue", "socketio_channel", "relay_last_id", "live_rooms", "metrics_cum",
+          "metrics_scopes", "metrics_snapshot", "metrics_snapshots", "metrics_finished"}
 
 
 def test_every_key_name_is_pinned() -> None:
@@ -53,6 +59,34 @@ def test_every_key_name_is_pinned() -> None:
     assert k.lock(RELAY_LOCK) == "p:lock:live-relay"
     assert [k.lock(n) for n in (ARCHIVER_LOCK, REAPER_LOCK, EXPIRY_LOCK)] == [
         "p:lock:archiver", "p:lock:reaper", "p:lock:expiry"]
+
+
+def test_the_metric_keys_are_pinned() -> None:
+    k = Keys("p:")
+    assert k.metrics_cum("all") == "p:m:cum:all"
+    assert k.metrics_cum(type_scope("ingest")) == "p:m:cum:t:ingest"
+    assert k.metrics_cum(queue_scope("celery")) == "p:m:cum:q:celery"
+    assert k.metrics_scopes == "p:m:scopes"
+    assert k.metrics_snapshot("m", 1764590400, "all") == "p:m:snap:m:1764590400:all"
+    assert k.metrics_snapshot("h", 1764590400, "t:x") == "p:m:snap:h:1764590400:t:x"
+    assert k.metrics_snapshots("h") == "p:m:snaps:h"
+    assert k.metrics_finished == "p:m:fin"
+    assert (SCOPE_ALL, SNAPSHOT_KINDS, k.lock(METRICS_LOCK)) == ("all", ("m", "h"),
+                                                                 "p:lock:metrics")
+    with pytest.raises(ValueError, match="no snapshot kind"):
+        k.metrics_snapshot("d", 0, "all")
+
+
+def test_the_lua_prelude_spells_the_metric_keys_as_keys_py(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    script = client.register_script(lua_prelude() + """
+local M = metric_keys(ARGV[1])
+return {M.cum('all'), M.scopes, M.fin, M.snap('m', 60, 't:x'), M.snaps('h'),
+        SCOPE_ALL, SCOPE_TYPE, SCOPE_QUEUE}""")
+    k = Keys("p:")
+    assert [x.decode() for x in script(args=["p:"])] == [
+        k.metrics_cum("all"), k.metrics_scopes, k.metrics_finished,
+        k.metrics_snapshot("m", 60, "t:x"), k.metrics_snapshots("h"), "all", "t:", "q:"]
 
 
 def test_no_key_of_keys_py_goes_unpinned() -> None:

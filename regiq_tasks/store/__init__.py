@@ -63,8 +63,11 @@ class Change:
 
 
 def _load(name: str) -> str:
-    """A script of this package, after the key prelude."""
-    return lua_prelude() + resources.files(__package__).joinpath(name).read_text()
+    """A script of this package, after the key prelude and the metric counters' update
+    (``metrics.lua``: ``record_metrics``, called by ``apply.lua`` and ``cancel.lua``)."""
+    folder = resources.files(__package__)
+    return (lua_prelude() + folder.joinpath("metrics.lua").read_text()
+            + folder.joinpath(name).read_text())
 
 
 class LiveStore:

@@ -10,7 +10,7 @@ local FINAL = {succeeded = true, failed = true, cancelled = true, lost = true}
 local RANK = {queued = 0, running = 1, retrying = 1}
 local K = keyspace(ARGV[1])
 local job, id, new = KEYS[1], ARGV[2], ARGV[3]
-local cur = read_job(job, {'_ix', 'cancel_requested'})
+local cur = read_job(job, {'_ix', 'cancel_requested', 'queue_wait_s'})
 local status = cur.status
 if status and FINAL[status] then return {status, cur.cancel_requested or ''} end
 if not status and new == '' then return {'', ''} end
@@ -54,15 +54,16 @@ end
 if new ~= '' then redis.call('HSET', job, 'status', new) end
 if new == 'cancelled' and ARGV[3] == 'lost' then redis.call('HDEL', job, 'error') end
 local after = read_job(job, {'_ix', 'created_at', 'started_at', 'finished_at',
-                             'queue_wait_s', 'duration_s'})
+                             'queue_wait_s', 'duration_s', 'queue', 'resources'})
 if after.started_at and after.created_at and not after.queue_wait_s then
-  redis.call('HSET', job, 'queue_wait_s',
-             math.max(0, tonumber(after.started_at) - tonumber(after.created_at)))
+  after.queue_wait_s = math.max(0, tonumber(after.started_at) - tonumber(after.created_at))
+  redis.call('HSET', job, 'queue_wait_s', after.queue_wait_s)
 end
 if after.finished_at and after.started_at and not after.duration_s then
-  redis.call('HSET', job, 'duration_s',
-             math.max(0, tonumber(after.finished_at) - tonumber(after.started_at)))
+  after.duration_s = math.max(0, tonumber(after.finished_at) - tonumber(after.started_at))
+  redis.call('HSET', job, 'duration_s', after.duration_s)
 end
+record_metrics(metric_keys(ARGV[1]), cur, after, status, new, now)
 local oldix, newix = cur._ix, after._ix
 if newix and oldix ~= newix then
   if oldix then redis.call('ZREM', K.index_all, oldix) end

@@ -28,6 +28,8 @@ if cur._ix then
   redis.call('ZADD', K.index('status', 'cancelled'), 0, cur._ix)
 end
 redis.call('ZREM', KEYS[4], id)
+local after = read_job(job, {'queue', 'resources', 'duration_s', 'queue_wait_s'})
+record_metrics(metric_keys(ARGV[1]), after, after, status, 'cancelled', tonumber(ARGV[5]))
 redis.call('XADD', KEYS[3], '*', 'id', id)
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'id', id, 'status', 'cancelled',
            'data', '{"status":"cancelled"}')

@@ -69,6 +69,39 @@ key                            type         meaning
                                             (on subscribe, and every few seconds);
                                             read by the relay, which emits only to
                                             fresh rooms and trims stale members.
+``P m:cum:<scope>``            hash         cumulative job metrics of one scope, never
+                                            reset, no TTL. Scope ``all``, ``t:<type>``
+                                            or ``q:<queue>``. Fields ``n:<outcome>``
+                                            (succeeded, failed, cancelled, lost,
+                                            retried), ``d:<i>``/``w:<i>`` duration and
+                                            queue-wait bucket counts (bounds of
+                                            ``metrics/histogram.py``), ``ds``/``ws``
+                                            their sums (µs), ``cpu`` CPU-time sum (µs) of
+                                            the ``cn`` jobs that reported one,
+                                            ``r:<i>`` peak-RSS bucket counts (bucket of
+                                            bytes * 1e-6). Written by ``record_metrics``
+                                            (``store/metrics.lua``) inside ``apply.lua``
+                                            and ``cancel.lua``: wait at the start, the
+                                            rest at the final transition, ``n:retried``
+                                            on ``retrying``; read by the metric readers.
+``P m:scopes``                 set          every scope with a ``P m:cum:<scope>``.
+                                            No TTL. SADD by ``record_metrics`` when an
+                                            increment created a field; read by the
+                                            snapshot duty and the readers.
+``P m:snap:<k>:<t>:<scope>``   hash         a copy (COPY) of ``P m:cum:<scope>`` at
+                                            boundary ``t`` (Unix s) of kind ``k``:
+                                            ``m`` minute (TTL 49 h), ``h`` hour (TTL
+                                            retention days + 1 h), plus ``_at``, the
+                                            time (s) the copy was taken. Written by the
+                                            metrics snapshot duty; read by
+                                            ``get_performance``.
+``P m:snaps:<k>``              zset         the boundaries with a snapshot of kind
+                                            ``k``; member and score = ``t``. Trimmed to
+                                            the snapshots' TTL by the snapshot duty.
+``P m:fin``                    hash         jobs finished per second; field = Unix s,
+                                            value = count. HINCRBY by ``record_metrics``,
+                                            trimmed to the last 120 s by the snapshot
+                                            duty; read by ``throughput()``.
 =============================  ===========  ==========================================
 
 Socket.IO rooms (not Redis keys, so no prefix: the message-queue channel above is
@@ -77,7 +110,15 @@ prefixed already): ``all`` (every job), ``job:<id>``, ``pipeline:<pipeline_id>``
 
 The store's Lua scripts spell no key themselves: each begins with :func:`lua_prelude`,
 rendered from this module (``keyspace(prefix)``, ``index_member``, ``member_id``, the
-index dimensions and the job fields they index), and gets the prefix in ``ARGV[1]``.
+index dimensions and the job fields they index, the metric keys and the histogram
+bounds), and gets the prefix in ``ARGV[1]``.
+
+Why cumulative counters and snapshots rather than minute buckets rolled up to hours (the
+first sketch in DESIGN.md): a window is then "live ``m:cum`` minus the snapshot at the
+window's start", two hashes per scope whatever the window's length, so a 7-day read
+over 50 types costs O(scopes) round-trip work, never O(window buckets) (10,080 minute
+buckets per type for 7 d); the hot path writes one hash per scope instead of one per
+scope and minute; and the never-reset ``m:cum`` hashes are what Prometheus scrapes.
 """
 
 from __future__ import annotations
@@ -85,11 +126,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from string import Template
 
+from regiq_tasks.metrics.histogram import BOUNDS
+
 ARCHIVER_GROUP = "archiver"
 RELAY_LOCK = "live-relay"  # lease name (``P lock:live-relay``) of the one live relay
 ARCHIVER_LOCK = "archiver"  # lease names (``P lock:<name>``) of the housekeeping duties
 REAPER_LOCK = "reaper"  # the lost-job reaper (and the duties that keep its pace)
 EXPIRY_LOCK = "expiry"  # live-store expiry of archived jobs
+METRICS_LOCK = "metrics"  # the metrics snapshot duty
+SCOPE_ALL = "all"  # metrics scope of every job
+SNAPSHOT_KINDS = ("m", "h")  # metric snapshot kinds: minute, hour
 ROOM_ALL = "all"  # Socket.IO room of the clients subscribed to every job
 
 
@@ -106,6 +152,16 @@ def pipeline_room(pipeline_id: str) -> str:
 def type_room(job_type: str) -> str:
     """Socket.IO room of one job type's subscribers."""
     return f"type:{job_type}"
+
+
+def type_scope(job_type: str) -> str:
+    """Metrics scope of one job type."""
+    return f"t:{job_type}"
+
+
+def queue_scope(queue: str) -> str:
+    """Metrics scope of one queue."""
+    return f"q:{queue}"
 
 
 INDEX_DIMENSIONS = ("status", "type", "worker", "pipeline")
@@ -215,6 +271,32 @@ class Keys:
         """Sorted set of the Socket.IO rooms with subscribers, scored by last refresh."""
         return f"{self.prefix}live:rooms"
 
+    def metrics_cum(self, scope: str) -> str:
+        """Cumulative metric counters of one scope (never reset)."""
+        return f"{self.prefix}m:cum:{scope}"
+
+    @property
+    def metrics_scopes(self) -> str:
+        """Set of the metric scopes that have counters."""
+        return f"{self.prefix}m:scopes"
+
+    def metrics_snapshot(self, kind: str, start: int, scope: str) -> str:
+        """Copy of a scope's counters at a minute (``m``) or hour (``h``) boundary."""
+        if kind not in SNAPSHOT_KINDS:
+            raise ValueError(f"no snapshot kind {kind!r}")
+        return f"{self.prefix}m:snap:{kind}:{start}:{scope}"
+
+    def metrics_snapshots(self, kind: str) -> str:
+        """Sorted set of the boundaries with a snapshot of ``kind``."""
+        if kind not in SNAPSHOT_KINDS:
+            raise ValueError(f"no snapshot kind {kind!r}")
+        return f"{self.prefix}m:snaps:{kind}"
+
+    @property
+    def metrics_finished(self) -> str:
+        """Hash of jobs finished per second (the realtime throughput)."""
+        return f"{self.prefix}m:fin"
+
 
 _PRELUDE = Template("""\
 -- Generated by regiq_tasks.store.keys.lua_prelude(): every key name and index member of this
@@ -235,6 +317,29 @@ local function keyspace(prefix)
 end
 local function index_member(created_at, id)
   return string.format($member_format, math.floor(created_at * 1e6), id)
+end
+-- metric keys (see the table of keys.py) and the histogram bounds of metrics/histogram.py
+local function metric_keys(prefix)
+  return {
+    cum = function(scope) return prefix .. $m_cum .. scope end,
+    scopes = prefix .. $m_scopes,
+    fin = prefix .. $m_fin,
+    snap = function(kind, start, scope)
+      return prefix .. $m_snap .. kind .. ':' .. start .. ':' .. scope
+    end,
+    snaps = function(kind) return prefix .. $m_snaps .. kind end,
+  }
+end
+local SCOPE_ALL, SCOPE_TYPE, SCOPE_QUEUE = $scope_all, $scope_type, $scope_queue
+local BOUNDS = {$bounds}
+-- The histogram bucket of x >= 0: how many bounds are < x (as histogram.bucket_index).
+local function bucket_index(x)
+  local lo, hi = 0, #BOUNDS
+  while lo < hi do
+    local mid = math.floor((lo + hi) / 2)
+    if BOUNDS[mid + 1] < x then lo = mid + 1 else hi = mid end
+  end
+  return lo
 end
 local function member_id(member) return string.sub(member, $id_start) end
 -- A job's indexed fields and ``fields``, as a table by field name (false where absent).
@@ -271,4 +376,9 @@ def lua_prelude() -> str:
         index=", ".join(f"[{_lua(d)}] = {_lua(bare.index(d, ''))}" for d in INDEX_DIMENSIONS),
         job=_lua(bare.job("")), index_all=_lua(bare.index_all),
         member_format=_lua(f"%0{MEMBER_TIME_DIGITS}.0f{MEMBER_SEPARATOR}%s"),
-        id_start=MEMBER_TIME_DIGITS + len(MEMBER_SEPARATOR) + 1)
+        id_start=MEMBER_TIME_DIGITS + len(MEMBER_SEPARATOR) + 1,
+        m_cum=_lua(bare.metrics_cum("")), m_scopes=_lua(bare.metrics_scopes),
+        m_fin=_lua(bare.metrics_finished), m_snap=_lua(bare.metrics_snapshot("m", 0, "")[:-4]),
+        m_snaps=_lua(bare.metrics_snapshots("m")[:-1]), scope_all=_lua(SCOPE_ALL),
+        scope_type=_lua(type_scope("")), scope_queue=_lua(queue_scope("")),
+        bounds=", ".join(repr(b) for b in BOUNDS))
