@@ -13,7 +13,7 @@ from regiq_tasks.monitor.api.auth import READ
 from regiq_tasks.monitor.context import current_context
 from regiq_tasks.monitor.extensions import auth
 
-bp = APIBlueprint("prometheus", __name__, tag="Metrics")
+bp = APIBlueprint("prometheus", __name__, tag="Prometheus")
 
 OpenAPIResponse = dict[str, str | dict[str, dict[str, Any]]]
 _ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/HTTPError"}}}
