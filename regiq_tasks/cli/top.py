@@ -174,7 +174,8 @@ def header(doc: Mapping[str, Any]) -> Text:
 
 def table(doc: Mapping[str, Any]) -> Table:
     """One row per job type over the document's window."""
-    since = f" since {doc['from'][11:19]}" if doc.get("from") else ""
+    # No copy of the counters at the window's start yet: they count since they began.
+    since = f" since {doc['from'][11:19]}" if doc.get("from") else " (all recorded so far)"
     grid = Table(title=f"Job types, window {doc['window']}{since}", title_justify="left")
     grid.add_column("type")
     for title in ("fin/min", "finished", "running", "queued", "fail %",
