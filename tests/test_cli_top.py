@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import termios
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -195,10 +196,12 @@ def test_the_live_view_draws_switches_window_on_a_key_and_quits_on_q(
         end = term.wait_text(r"Job types, window 24h", end)
         term.type("w")
         term.wait_text(r"Job types, window 5m", end)
-        # "q" quits, exit code 0, the terminal restored (echo back on)
+        # "q" quits, exit code 0, the terminal restored (echo and line mode back on)
         term.type("q")
         assert term.proc.wait(30) == 0, term.text()
         assert "Traceback" not in term.text()
+        modes = termios.tcgetattr(term.controller)[3]
+        assert modes & termios.ECHO and modes & termios.ICANON
     finally:
         term.close()
 

@@ -181,6 +181,8 @@ def table(doc: Mapping[str, Any]) -> Table:
     for title in ("fin/min", "finished", "running", "queued", "fail %",
                   "dur p50", "dur p95", "wait p50", "wait p95"):
         grid.add_column(title, justify="right", no_wrap=True)
+    if not doc["types"]:
+        grid.caption = "no jobs in the window"
     for row in doc["types"]:
         fail = row["failure_pct"]
         grid.add_row(row["type"] or "(none)", f"{row['finished_per_min']:g}",
