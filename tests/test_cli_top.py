@@ -12,6 +12,7 @@ import sys
 import termios
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +23,7 @@ from regiq_tasks.cli.main import main
 from regiq_tasks.tracking.tracker import get_tracker
 from tests.fixtures import cli_target
 from tests.fixtures.ports import free_port
+from tests.fixtures.redis_server import RedisServer
 from tests.fixtures.services import ROOT, thread_worker
 from tests.fixtures.waiting import wait_for
 
@@ -216,3 +218,21 @@ def test_ctrl_c_quits_the_live_view_cleanly(app: Celery, terminal_env: dict[str,
         assert "Traceback" not in term.text() and "Aborted" not in term.text()
     finally:
         term.close()
+
+
+@pytest.mark.timeout(90)
+def test_redis_lost_during_the_live_view_ends_it_with_one_line_and_exit_1(
+        tmp_path: Path, terminal_env: dict[str, str]) -> None:
+    server = RedisServer(tmp_path / "redis", persistent=False).start()
+    env = {**terminal_env, "REGIQ_TEST_REDIS_URL": server.url}
+    term = Terminal(LIVE, env)
+    try:
+        end = term.wait_text(r"Job types, window 5m")
+        server.stop()
+        assert term.proc.wait(30) == 1, term.text()
+        after = term.text()[end:]
+        assert "Error: " in after and "unreachable" in after and "Traceback" not in after
+        assert termios.tcgetattr(term.controller)[3] & termios.ECHO
+    finally:
+        term.close()
+        server.stop()
