@@ -126,7 +126,7 @@ def _row(name: str, perf: Mapping[str, Any] | None,
     duration, wait = perf.get("duration_s") or {}, perf.get("queue_wait_s") or {}
     return {
         "type": name, "finished": finished,
-        "finished_per_min": perf.get("throughput_per_min", 0.0) if perf else 0.0,
+        "finished_per_min": perf.get("throughput_per_min") or 0.0,
         "succeeded": int(perf.get("succeeded", 0)), "failed": int(perf.get("failed", 0)),
         "cancelled": int(perf.get("cancelled", 0)), "lost": int(perf.get("lost", 0)),
         "running": int(active.get("running", 0)), "queued": int(active.get("queued", 0)),
