@@ -12,6 +12,7 @@ import click
 from regiq_tasks.alerts.cli import alerts
 from regiq_tasks.cli.support import APP_HELP, app_option, clean_errors, print_json
 from regiq_tasks.cli.tables import JOB_COLUMNS, json_option, print_listing
+from regiq_tasks.cli.top import top
 from regiq_tasks.config import Settings
 
 
@@ -235,6 +236,7 @@ def token_revoke(token_id: int, database_url: str | None) -> None:
 
 
 main.add_command(alerts)
+main.add_command(top)
 
 
 if __name__ == "__main__":  # pragma: no cover
