@@ -32,7 +32,9 @@ def test_progress_writes_are_coalesced_and_the_final_value_always_lands(
     job = wait_for(lambda: (j := get_job(result.id, app=app)) and j["status"] == "succeeded"
                    and j, 10, "succeeded")
     events = progress_events(app, result.id)
-    assert 2 <= len(events) <= 1.5 / 0.25 + 3
+    # at most one write per interval over the job's real duration (a busy machine may
+    # stretch the 1.5 s), plus the first and the final ones
+    assert 2 <= len(events) <= job["duration_s"] / 0.25 + 3
     assert job["progress"] == {"current": 3000, "total": 3000, "percent": 100.0,
                                "message": "step 3000"}
 

@@ -40,6 +40,7 @@ logger = logging.getLogger(__name__)
 
 READ_COUNT = 1000  # stream entries per XREAD
 ERROR_BACKOFF = 1.0  # s to wait after Redis failed
+JOIN_REPLAY_S = 30.0  # s: a relay leading this soon after its start relays from its start
 TRIM_INTERVAL = 30.0  # s between two trims of stale rooms (by the relay holder)
 # What a progress-only update carries (the rest of the record did not change).
 COMPACT_FIELDS = ("id", "status", "progress", "eta_seconds", "rate_per_s")
@@ -64,6 +65,7 @@ class Relay:
         self.throughput = Throughput()
         self.last_read = ""
         self._persisted = ""
+        self._started = (time.monotonic(), self._newest())  # where this process joined
         self._stop = threading.Event()
         self._due = {"announce": 0.0, "lease": 0.0, "tick": 0.0, "metrics": 0.0, "trim": 0.0}
 
@@ -132,14 +134,25 @@ class Relay:
         if saved:
             self.last_read = saved.decode()
         elif not self.last_read:
-            newest: Any = self.client.xrevrange(self.keys.events, "+", "-", count=1)
-            self.last_read = newest[0][0].decode() if newest else "0-0"
+            started_at, started_from = self._started
+            recent = started_from and time.monotonic() - started_at < JOIN_REPLAY_S
+            # a relay taking over soon after its start relays what its first clients'
+            # jobs wrote meanwhile (its thread may first run late on a busy machine)
+            self.last_read = started_from if recent else (self._newest() or "0-0")
         self._resync()
         self._persisted = self.last_read
         self.coalescer = Coalescer(self.config.max_rate, self.config.tick)
         self.throughput = Throughput()
         self.throughput.prime(self.client, self.keys.events, time.time())
         logger.info("regiq live relay: relaying from %s", self.last_read)
+
+    def _newest(self) -> str:
+        """Id of the event stream's newest entry ("0-0" if empty, "" if unreadable)."""
+        try:
+            newest: Any = self.client.xrevrange(self.keys.events, "+", "-", count=1)
+        except redis.RedisError:
+            return ""
+        return _text(newest[0][0]) if newest else "0-0"
 
     def _resync(self) -> None:
         """Follow a stream that Redis lost (it came back empty) instead of waiting past it."""
