@@ -12,6 +12,7 @@ from celery import Celery
 from regiq_tasks import get_realtime
 from regiq_tasks.monitor.api.realtime_schemas import RealtimeOut
 from regiq_tasks.tracking.tracker import get_tracker
+from tests.fixtures.live import LiveClient, ServedMonitor
 from tests.fixtures.monitor import Monitor
 from tests.fixtures.services import thread_worker
 from tests.fixtures.waiting import wait_for
@@ -87,3 +88,20 @@ def test_the_endpoint_answers_503_when_redis_is_down(make_app: Callable[..., Cel
     response = Monitor(app).get("/status/metrics/realtime")
     assert response.status_code == 503
     assert response.get_json()["error"]["code"] == "unavailable"
+
+
+def test_the_socketio_metrics_event_carries_the_same_document(
+        app: Celery, served_monitor: Callable[..., ServedMonitor],
+        live_client: Callable[[], LiveClient]) -> None:
+    # Given real jobs run and queued, and a client of a served monitor (no subscription)
+    started = run_and_queue(app)
+    client = live_client().connect(served_monitor(REGIQ_LIVE_METRICS_INTERVAL=0.2).url)
+
+    # When a metrics event arrives after the jobs, it is the realtime document
+    def latest() -> Any:
+        events = client.received("metrics")
+        return events and events[-1]["jobs"]["queued"] == 3 and events[-1]
+
+    document = wait_for(latest, 15, "a metrics event with the queued jobs")
+    check(document, app, started)
+    assert RealtimeOut().validate(document) == {}
