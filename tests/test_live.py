@@ -110,10 +110,15 @@ def test_every_client_receives_metrics_without_subscribing(served_monitor: Serve
     jobs.run("m-done", "ingest")
     client = live_client().connect(served_monitor(REGIQ_LIVE_METRICS_INTERVAL=0.2).url)
     metrics = wait_for(lambda: client.received("metrics"), 10, "a metrics event")[-1]
-    assert metrics["queued"] == 1 and metrics["running"] == 1
+    # the document of GET /status/metrics/realtime (DESIGN.md)
+    assert set(metrics) == {"at", "jobs", "by_type", "queues", "throughput", "workers"}
+    assert metrics["jobs"]["queued"] == 1 and metrics["jobs"]["running"] == 1
     assert metrics["jobs"]["succeeded"] == 1
     assert metrics["by_type"]["score"] == {"queued": 1, "running": 1, "retrying": 0}
-    assert set(metrics) >= {"at", "jobs", "queued", "running", "by_type", "throughput_60s"}
+    assert metrics["throughput"]["finished_60s"] == 1
+    assert metrics["workers"] == []
+    assert all(set(q) == {"name", "depth", "oldest_wait_s", "consumers"}
+               for q in metrics["queues"]) and metrics["queues"]
 
 
 def test_several_changes_in_one_tick_arrive_as_one_ordered_list(

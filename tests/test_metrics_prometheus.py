@@ -20,6 +20,7 @@ from regiq_tasks.tracking.tracker import get_tracker
 from tests.fixtures.live import ServedMonitor
 from tests.fixtures.monitor import TOKENS, Monitor
 from tests.fixtures.prometheus import PrometheusServer, promtool
+from tests.fixtures.services import thread_worker
 from tests.fixtures.waiting import wait_for
 
 
@@ -97,9 +98,11 @@ def test_openapi_documents_metrics_as_text(app: Celery) -> None:
 
 
 def cumulative_fields(durations: list[float], waits: list[float]) -> dict[str, str]:
-    """A cumulative hash as issue 11 lays it out (n:<outcome>, d:<i>, ds, w:<i>, ws)."""
+    """A cumulative hash as ``record_metrics`` lays it out (n:<outcome>, d:<i>, w:<i>, and
+    ds, ws: sums in integer µs)."""
     fields = {"n:succeeded": str(len(durations) - 1), "n:failed": "1",
-              "ds": repr(math.fsum(durations)), "ws": repr(math.fsum(waits))}
+              "ds": str(round(math.fsum(durations) * 1e6)),
+              "ws": str(round(math.fsum(waits) * 1e6))}
     for kind, values in ((HistogramKind.DURATION, durations), (HistogramKind.WAIT, waits)):
         for index, count in Histogram.of(values).counts.items():
             fields[field_name(kind, index)] = str(count)
@@ -126,7 +129,35 @@ def test_cumulative_hashes_become_a_counter_and_two_histograms() -> None:
     assert got[("regiq_job_duration_seconds_count", (ingest,))] == 5
     assert math.isclose(got[("regiq_job_duration_seconds_sum", (ingest,))], 124.62)
     assert got[("regiq_job_queue_wait_seconds_bucket", (("le", "0.005"), ingest))] == 2
+    assert math.isclose(got[("regiq_job_queue_wait_seconds_sum", (ingest,))], 8.003)
     assert promtool(body).returncode == 0
+
+
+def test_finished_jobs_feed_the_cumulative_families(app: Celery, worker: Any) -> None:
+    # Given three ingest jobs and one total job that succeeded, one job that failed
+    results = [app.tasks["t.add"].delay(1, 2) for _ in range(3)]
+    results.append(app.tasks["t.total"].delay([1]))
+    failed = app.tasks["t.fail"].delay()
+    for result in results:
+        assert result.get(timeout=30) is not None
+    wait_for(lambda: failed.ready(), 30, "t.fail to fail")
+    assert get_tracker(app).flush()
+    # When Prometheus would scrape
+    body = Monitor(app).get("/metrics").data
+    got = samples(body)
+    # Then the counter and the histograms hold the finished jobs, by type
+    ingest, total, untyped = ("type", "ingest"), ("type", "total"), ("type", "fail")
+    assert got[("regiq_jobs_total", (("status", "succeeded"), ingest))] == 3
+    assert got[("regiq_jobs_total", (("status", "failed"), ingest))] == 0
+    assert got[("regiq_jobs_total", (("status", "succeeded"), total))] == 1
+    assert got[("regiq_jobs_total", (("status", "failed"), untyped))] == 1
+    assert got[("regiq_job_duration_seconds_count", (ingest,))] == 3
+    assert got[("regiq_job_queue_wait_seconds_count", (ingest,))] == 3
+    assert 0 < got[("regiq_job_duration_seconds_sum", (ingest,))] < 30
+    assert 0 < got[("regiq_job_queue_wait_seconds_sum", (ingest,))] < 90
+    assert ("regiq_jobs_total", (("status", "succeeded"), ("type", "all"))) not in got
+    checked = promtool(body)
+    assert checked.returncode == 0 and not checked.stdout and not checked.stderr, checked
 
 
 def test_a_real_prometheus_scrapes_the_monitor_with_a_bearer_token(
@@ -151,6 +182,41 @@ def test_a_real_prometheus_scrapes_the_monitor_with_a_bearer_token(
     depth = prometheus.query(f'regiq_queue_depth{{queue="{queue}"}}')
     assert [float(r["value"][1]) for r in depth] == [3.0]
     assert health() == [("up", "")]
+
+    # And when a worker runs them, Prometheus holds the counters (a series' first sample
+    # has no rate: a rate needs the counter to rise while Prometheus watches it)
+    def totals() -> dict[str, float]:
+        result = prometheus.query('regiq_jobs_total{status="succeeded"}')
+        return {r["metric"]["type"]: float(r["value"][1]) for r in result}
+
+    tracker = get_tracker(app)
+    succeeded = tracker.keys.index("status", "succeeded")
+    with thread_worker(app):
+        wait_for(lambda: tracker.redis.zcard(succeeded) == 3, 60, "the three jobs to succeed")
+        wait_for(lambda: totals() == {"ingest": 2.0, "total": 1.0}, 30,
+                 "Prometheus to hold regiq_jobs_total")
+        # then more jobs finish
+        publish(app, ingest=3, total=2)
+        wait_for(lambda: tracker.redis.zcard(succeeded) == 8, 60, "five more to succeed")
+
+    def rates() -> dict[tuple[str, str], float]:
+        result = prometheus.query("rate(regiq_jobs_total[1m])")
+        return {(r["metric"]["type"], r["metric"]["status"]): float(r["value"][1])
+                for r in result}
+
+    def p95() -> dict[str, float]:
+        result = prometheus.query("histogram_quantile(0.95, sum by (le, type) "
+                                  "(rate(regiq_job_duration_seconds_bucket[1m])))")
+        return {r["metric"]["type"]: float(r["value"][1]) for r in result}
+
+    wait_for(lambda: all(rates().get((t, "succeeded"), 0) > 0 for t in ("ingest", "total")),
+             60, "Prometheus to see regiq_jobs_total rise")
+    assert set(rates()) == {(t, s) for t in ("ingest", "total")
+                            for s in ("succeeded", "failed", "cancelled", "lost")}
+    assert all(rates()[(t, "failed")] == 0 for t in ("ingest", "total"))
+    wait_for(lambda: set(p95()) == {"ingest", "total"}
+             and all(0 < v < 10 for v in p95().values()), 60,
+             "a p95 duration per type")
 
 
 def test_live_jobs_past_the_scan_cap_count_under_an_empty_type(

@@ -24,6 +24,7 @@ def endpoints(job_id: str) -> list[tuple[str, str, Any, str]]:
         ("GET", "/status/jobs/history", None, READ),
         ("GET", f"/status/pipelines/{job_id}", None, READ),
         ("GET", "/status/metrics/performance?window=5m", None, READ),
+        ("GET", "/status/metrics/realtime", None, READ),
         ("GET", "/openapi.json", None, READ),
         ("GET", "/metrics", None, READ),
         ("PUT", f"/status/jobs/{job_id}/progress", {"current": 1, "total": 2}, WRITE),

@@ -37,7 +37,7 @@ class LiveHub:
             if self.relay is None:
                 server = self.socketio.server
                 self.relay = Relay(server, self.tracker.store, self.tracker.keys,
-                                   self.config, self.registry,
+                                   self.config, self.registry, self.context.celery_app,
                                    may_lead=self.config.relay != "off")
                 self.watch = TokenWatch(server, self.context, self.sessions, self.registry,
                                         self.config.token_recheck)

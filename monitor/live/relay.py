@@ -22,14 +22,10 @@ from typing import Any
 
 import redis
 
+from regiq_tasks.errors import StoreUnavailable
 from regiq_tasks.monitor.live.coalesce import Coalescer, Sendable
 from regiq_tasks.monitor.live.config import ROOM_REFRESH, LiveConfig
-from regiq_tasks.monitor.live.metrics import (
-    MetricsReader,
-    Throughput,
-    is_final_transition,
-    stream_time,
-)
+from regiq_tasks.monitor.live.metrics import MetricsReader
 from regiq_tasks.monitor.live.rooms import RoomRegistry, rooms_of
 from regiq_tasks.store import LiveStore
 from regiq_tasks.store.keys import RELAY_LOCK, Keys
@@ -50,7 +46,7 @@ class Relay:
     """The live loop of one monitor process."""
 
     def __init__(self, server: Any, store: LiveStore, keys: Keys, config: LiveConfig,
-                 registry: RoomRegistry, may_lead: bool = True) -> None:
+                 registry: RoomRegistry, celery_app: Any, may_lead: bool = True) -> None:
         self.server = server
         self.store = store
         self.client: redis.Redis = store.client
@@ -59,10 +55,9 @@ class Relay:
         self.registry = registry
         self.may_lead = may_lead
         self.lease = Lease(self.client, keys.lock(RELAY_LOCK), config.lease_ttl)
-        self.metrics = MetricsReader(self.client, keys)
+        self.metrics = MetricsReader(celery_app)
         self.coalescer = Coalescer(config.max_rate, config.tick)
         self.ticks = 0
-        self.throughput = Throughput()
         self.last_read = ""
         self._persisted = ""
         self._started = (time.monotonic(), self._newest())  # where this process joined
@@ -79,7 +74,7 @@ class Relay:
         while not self._stop.is_set():
             try:
                 self.step()
-            except redis.RedisError as exc:
+            except (redis.RedisError, StoreUnavailable) as exc:
                 logger.warning("regiq live relay: Redis unavailable (%s); retrying", exc)
                 self.lease.held = False
                 self._due["announce"] = 0.0  # it may come back empty: rooms first
@@ -123,7 +118,7 @@ class Relay:
         if self._due_now("tick", now, self.config.tick):
             self.flush()
         if self._due_now("metrics", now, self.config.metrics_interval):
-            self.server.emit("metrics", self.metrics.read(self.throughput), namespace="/")
+            self.server.emit("metrics", self.metrics.read(), namespace="/")
         if self._due_now("trim", now, TRIM_INTERVAL):
             self.registry.trim()
 
@@ -142,8 +137,6 @@ class Relay:
         self._resync()
         self._persisted = self.last_read
         self.coalescer = Coalescer(self.config.max_rate, self.config.tick)
-        self.throughput = Throughput()
-        self.throughput.prime(self.client, self.keys.events, time.time())
         logger.info("regiq live relay: relaying from %s", self.last_read)
 
     def _newest(self) -> str:
@@ -182,8 +175,6 @@ class Relay:
             data = json.loads(fields.get(b"data") or b"{}")
         except ValueError:
             data = {}
-        if is_final_transition(fields):
-            self.throughput.add(stream_time(entry_id))
         changed = frozenset(data) if isinstance(data, dict) else frozenset()
         self.coalescer.add(entry_id, job_id, fields.get(b"status", b"").decode(), changed)
 

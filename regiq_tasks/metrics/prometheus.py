@@ -23,13 +23,19 @@ family                                 type     source
                                                 entries once committed)
 ``regiq_alerts_open{severity}``        gauge    open alert rows (absent while the history
                                                 database cannot be read)
+``regiq_jobs_total{type,status}``      counter  jobs that reached a final status
+                                                (succeeded, failed, cancelled, lost)
+``regiq_job_duration_seconds{type}``   histo-   run time of the finished jobs
+                                       gram
+``regiq_job_queue_wait_seconds``       histo-   publish-to-start wait of the started jobs
+``{type}``                             gram
 =====================================  =======  =========================================
 
-The cumulative families (``regiq_jobs_total{type,status}``,
-``regiq_job_duration_seconds{type}``, ``regiq_job_queue_wait_seconds{type}``) come from
-the per-type cumulative hashes of issue 11 (fields ``n:<outcome>``, ``d:<i>``, ``ds``,
-``w:<i>``, ``ws``): :func:`cumulative_metrics` turns such hashes into families; it joins
-:data:`FAMILIES` once ``keys.py`` names those hashes.
+The last three (:func:`cumulative`) come from the never-reset per-type hashes ``P
+m:cum:t:<type>`` the store's ``record_metrics`` writes (``store/keys.py``: fields
+``n:<outcome>``, ``d:<i>``/``w:<i>`` bucket counts, ``ds``/``ws`` sums in integer µs),
+listed in ``P m:scopes``; :func:`cumulative_metrics` turns ``{type: fields}`` into the
+families (sums in seconds, buckets at the histogram's Prometheus bounds).
 
 A Redis error fails the scrape (the route answers 503: Prometheus records the target
 down); the broker and the database feed one family each and only leave it out.
@@ -56,6 +62,7 @@ from regiq_tasks.alerts.stats import open_by_severity
 from regiq_tasks.errors import StoreUnavailable, reachable
 from regiq_tasks.metrics.histogram import Histogram, HistogramKind, counts_from_fields
 from regiq_tasks.metrics.realtime import ACTIVE, LiveScan, live_counter, queue_rows
+from regiq_tasks.store.keys import type_scope
 from regiq_tasks.tracking.tracker import Tracker, get_tracker
 
 logger = logging.getLogger(__name__)
@@ -64,6 +71,8 @@ logger = logging.getLogger(__name__)
 # out, so that the family's sum is the number of finished jobs (a retried job ends later).
 OUTCOMES = ("succeeded", "failed", "cancelled", "lost")
 UNTYPED = ""  # the type label of live jobs not broken down by type
+MICROS = 1_000_000  # the cumulative sums ds/ws are integer microseconds
+_TYPE_SCOPE = type_scope("")  # "t:", the prefix of the per-type metric scopes
 
 
 @dataclass(frozen=True)
@@ -129,12 +138,29 @@ def alerts_open(scrape: Scrape) -> Iterator[Metric]:
     yield family
 
 
+def cumulative(scrape: Scrape) -> Iterator[Metric]:
+    """``regiq_jobs_total`` and the two histograms, from every type scope's hash."""
+    client, keys = scrape.tracker.redis, scrape.tracker.keys
+    raw: Any = client.smembers(keys.metrics_scopes)
+    types = sorted(name[len(_TYPE_SCOPE):] for name in map(_text, raw)
+                   if name.startswith(_TYPE_SCOPE))
+    pipe = client.pipeline(transaction=False)
+    for job_type in types:
+        pipe.hgetall(keys.metrics_cum(type_scope(job_type)))
+    hashes = dict(zip(types, pipe.execute())) if types else {}
+    yield from cumulative_metrics({t: f for t, f in hashes.items() if f})
+
+
 FAMILIES: tuple[Callable[[Scrape], Iterable[Metric]], ...] = (
-    live_jobs, queue_metrics, archive_backlog, alerts_open)
+    live_jobs, queue_metrics, archive_backlog, alerts_open, cumulative)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _number(value: Any) -> float:
-    return float(value.decode() if isinstance(value, bytes) else value)
+    return float(_text(value))
 
 
 def _field(fields: Mapping[Any, Any], name: str) -> Any:
@@ -142,7 +168,11 @@ def _field(fields: Mapping[Any, Any], name: str) -> Any:
 
 
 def cumulative_metrics(hashes: Mapping[str, Mapping[Any, Any]]) -> list[Metric]:
-    """The counter and the two histograms of the cumulative hashes, ``{type: fields}``."""
+    """The counter and the two histograms of the cumulative hashes, ``{type: fields}``.
+
+    ``ds``/``ws`` are integer microseconds (as ``record_metrics`` adds them); the
+    families' ``_sum`` are seconds.
+    """
     total = CounterMetricFamily("regiq_jobs", "Jobs that reached a final status, by type",
                                 labels=["type", "status"])
     duration = HistogramMetricFamily("regiq_job_duration_seconds", "Job run time",
@@ -156,7 +186,8 @@ def cumulative_metrics(hashes: Mapping[str, Mapping[Any, Any]]) -> list[Metric]:
                                         (wait, HistogramKind.WAIT, "ws")):
             hist = Histogram(counts_from_fields(fields, kind))
             buckets = [(floatToGoString(le), float(n)) for le, n in hist.prometheus_buckets()]
-            family.add_metric([job_type], buckets, _number(_field(fields, sum_field) or 0))
+            sum_s = _number(_field(fields, sum_field) or 0) / MICROS
+            family.add_metric([job_type], buckets, sum_s)
     return [total, duration, wait]
 
 

@@ -15,6 +15,13 @@ jobs, from the same Lua call). ``depth`` and ``consumers`` come from the broker
 tracked job of the queue (null when none is queued).
 
 ``snapshot(app)`` gives both from one scan (the Prometheus collector uses it).
+
+``get_realtime(app=None)`` is the document of ``GET /status/metrics/realtime`` and of the
+Socket.IO ``metrics`` event (DESIGN.md): ``{"at", "jobs", "by_type", "queues",
+"throughput": {"finished_10s", "finished_60s", "per_s"}, "workers"}``, the snapshot plus
+:func:`regiq_tasks.metrics.performance.throughput` (jobs finished per second, ``P
+m:fin``). ``workers`` holds what the workers report; they report nothing yet, so it is
+an empty list until the worker resource samples exist (issue 12).
 """
 
 from __future__ import annotations
@@ -25,10 +32,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import redis
+from celery import current_app
 
+from regiq_tasks.errors import reachable
 from regiq_tasks.metrics.broker import QueueState, broker_queues
+from regiq_tasks.metrics.performance import throughput
 from regiq_tasks.states import ACTIVE_STATUSES, JobStatus
 from regiq_tasks.store.keys import Keys, lua_prelude, split_index_member
+from regiq_tasks.store.record import iso
 from regiq_tasks.tracking.tracker import get_tracker
 
 TYPE_SCAN_CAP = 5000  # active jobs per status whose type (and queue) is read
@@ -162,3 +173,23 @@ def snapshot(app: Any) -> dict[str, Any]:
     """``live_counts`` and ``queues`` from one read of the live store."""
     scan = live_counter(app).read()
     return {**scan.counts(), "queues": queue_rows(app, scan)}
+
+
+def workers(app: Any) -> list[dict[str, Any]]:
+    """What the workers report of themselves: nothing yet (issue 12 adds the samples)."""
+    return []
+
+
+def get_realtime(app: Any = None) -> dict[str, Any]:
+    """The realtime metrics now (the module doc; DESIGN.md's realtime document).
+
+    Reads the live store (Redis errors become StoreUnavailable) and the broker (a queue
+    the broker cannot tell about has ``depth``/``consumers`` null).
+    """
+    app = app if app is not None else current_app._get_current_object()
+    with reachable("realtime"):
+        finished = throughput(app)  # flushes this process's own queued changes first
+        now = time.time()
+        scan = live_counter(app).read()
+        return {"at": iso(now), **scan.counts(), "queues": queue_rows(app, scan, now),
+                "throughput": finished, "workers": workers(app)}

@@ -28,7 +28,7 @@ function axis(root, max, label) {
 }
 
 export function addMetrics(metrics) {
-  state.metrics.push({at: Date.parse(metrics.at) || Date.now(), value: metrics.throughput_60s || 0});
+  state.metrics.push({at: Date.parse(metrics.at) || Date.now(), value: metrics.throughput?.finished_60s || 0});
   if (state.metrics.length > MAX_SAMPLES) state.metrics.shift();
 }
 

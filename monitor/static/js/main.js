@@ -26,11 +26,12 @@ async function catchUp() {
   changed();
 }
 
+// metrics: the realtime document (GET /status/metrics/realtime).
 function showMetrics(metrics) {
   $("#stats").hidden = false;
-  $("#stat-queued").textContent = String(metrics.queued ?? "–");
-  $("#stat-running").textContent = String(metrics.running ?? "–");
-  $("#stat-throughput").textContent = String(metrics.throughput_60s ?? "–");
+  $("#stat-queued").textContent = String(metrics.jobs?.queued ?? "–");
+  $("#stat-running").textContent = String(metrics.jobs?.running ?? "–");
+  $("#stat-throughput").textContent = String(metrics.throughput?.finished_60s ?? "–");
   addMetrics(metrics);
   if (!$('[data-pane="charts"]').hidden) drawThroughput();
 }
