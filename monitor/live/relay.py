@@ -17,6 +17,7 @@ import json
 import logging
 import threading
 import time
+from collections import OrderedDict
 from itertools import chain
 from typing import Any
 
@@ -27,6 +28,7 @@ from regiq_tasks.monitor.live.coalesce import Coalescer, Sendable
 from regiq_tasks.monitor.live.config import ROOM_REFRESH, LiveConfig
 from regiq_tasks.monitor.live.metrics import MetricsReader
 from regiq_tasks.monitor.live.rooms import RoomRegistry, rooms_of
+from regiq_tasks.states import FINAL_STATUSES
 from regiq_tasks.store import LiveStore
 from regiq_tasks.store.keys import RELAY_LOCK, Keys
 from regiq_tasks.store.lease import Lease
@@ -40,6 +42,7 @@ JOIN_REPLAY_S = 30.0  # s: a relay leading this soon after its start relays from
 TRIM_INTERVAL = 30.0  # s between two trims of stale rooms (by the relay holder)
 # What a progress-only update carries (the rest of the record did not change).
 COMPACT_FIELDS = ("id", "status", "progress", "eta_seconds", "rate_per_s")
+FINALS_KEPT = 50_000  # jobs whose final record was emitted, remembered to emit it once
 
 
 class Relay:
@@ -60,6 +63,7 @@ class Relay:
         self.ticks = 0
         self.last_read = ""
         self._persisted = ""
+        self._finals: OrderedDict[str, None] = OrderedDict()  # final records emitted
         self._started = (time.monotonic(), self._newest())  # where this process joined
         self._stop = threading.Event()
         self._due = {"announce": 0.0, "lease": 0.0, "tick": 0.0, "metrics": 0.0, "trim": 0.0}
@@ -191,7 +195,8 @@ class Relay:
 
     def _emit(self, sendables: list[Sendable]) -> int:
         records = self.store.get_many([s.job_id for s in sendables])
-        found = [(s, r) for s, r in zip(sendables, records) if r is not None]
+        found = [(s, r) for s, r in zip(sendables, records)
+                 if r is not None and self._first_final(s.job_id, r)]
         targets = {s.job_id: rooms_of(r) for s, r in found}
         live = self.registry.live(chain.from_iterable(targets.values()))
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
@@ -209,6 +214,19 @@ class Relay:
             else:
                 self.server.emit("job_updates", items, to=list(rooms), namespace="/")
         return sum(len(items) for items in groups.values())
+
+
+    def _first_final(self, job_id: str, record: dict[str, Any]) -> bool:
+        """False for a final record already emitted: the record read at one tick may be
+        final before its final event arrives, and the final state is sent once."""
+        if record["status"] not in FINAL_STATUSES:
+            return True
+        if job_id in self._finals:
+            return False
+        self._finals[job_id] = None
+        if len(self._finals) > FINALS_KEPT:
+            self._finals.popitem(last=False)
+        return True
 
 
 def _id_tuple(entry_id: str) -> tuple[int, int]:
