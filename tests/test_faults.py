@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +25,14 @@ import redis
 from celery import Celery
 from sqlalchemy import func, select
 
-from regiq_tasks import StoreUnavailable, get_job, list_jobs
+from regiq_tasks import get_job, list_jobs
 from regiq_tasks.history import JobHistory
 from regiq_tasks.history.repository import get_job as history_job
 from regiq_tasks.housekeeping.keeper import start_housekeeper, stop_housekeeper
 from regiq_tasks.tracking.tracker import get_tracker
 from tests.fixtures.live import JobWriter, LiveClient, ServedMonitor
 from tests.fixtures.redis_server import RedisServer
-from tests.fixtures.services import thread_worker
+from tests.fixtures.services import status_or_none, worker_with_housekeeper
 from tests.fixtures.waiting import wait_for
 
 RECOVER_WITHIN = 15.0  # s: back within seconds, not at the next worker restart
@@ -47,17 +46,6 @@ def volatile_redis(tmp_path: Path) -> Iterator[RedisServer]:
     server.stop()
 
 
-@contextmanager
-def worker_with_housekeeper(app: Celery) -> Iterator[None]:
-    """An in-thread worker plus the housekeeping thread a CLI worker starts."""
-    with thread_worker(app):
-        start_housekeeper(app)
-        try:
-            yield
-        finally:
-            stop_housekeeper(app)
-
-
 def history_counts(app: Celery) -> dict[str, int]:
     """History rows per job id."""
     with get_tracker(app).engine.connect() as conn:
@@ -69,14 +57,6 @@ def dropped(app: Celery) -> int:
     """Archive entries the archiver acknowledged without a history row."""
     tracker = get_tracker(app)
     return int(tracker.redis.get(tracker.keys.archive_dropped) or 0)
-
-
-def status(app: Celery, job_id: str) -> str | None:
-    try:
-        job = get_job(job_id, app=app)
-    except StoreUnavailable:
-        return None
-    return job["status"] if job else None
 
 
 def run_jobs(app: Celery, n: int, start: int = 0) -> list[str]:
@@ -139,7 +119,7 @@ def test_jobs_that_finish_while_redis_is_down_are_archived_whole_after_it_comes_
         before = run_jobs(app, 3)
         wait_archived(app, before)
         running = app.tasks["t.count"].delay(10, 1.5, "page")
-        wait_for(lambda: status(app, running.id) == "running", 10, "job to run")
+        wait_for(lambda: status_or_none(app, running.id) == "running", 10, "job to run")
         volatile_redis.stop()
         during = app.tasks["t.add"].delay(20, 22, api_key="hunter2")
         assert running.get(timeout=20) == 10 and during.get(timeout=20) == 42
@@ -165,7 +145,7 @@ def test_a_job_running_across_an_empty_restart_is_written_again_within_a_heartbe
     tracker = get_tracker(app)  # lost_after 4 s: a heartbeat every second
     with worker_with_housekeeper(app):
         running = app.tasks["t.count"].delay(60, 6.0, "page")
-        wait_for(lambda: status(app, running.id) == "running", 10, "job to run")
+        wait_for(lambda: status_or_none(app, running.id) == "running", 10, "job to run")
         restart(volatile_redis)
         job = wait_for(lambda: (j := get_job(running.id, app=app)) and j, RECOVER_WITHIN,
                        "the running job to be written again")
@@ -188,12 +168,12 @@ def test_after_an_empty_restart_the_reaper_still_marks_a_vanished_workers_job_lo
     start_housekeeper(app)  # a second worker's housekeeping: leases decide who reaps
     try:
         result = app.tasks["t.hang"].delay("x")
-        wait_for(lambda: status(app, result.id) == "running", 20, "job to run")
+        wait_for(lambda: status_or_none(app, result.id) == "running", 20, "job to run")
         restart(volatile_redis)  # the reaper lease, the running set and the record go
-        wait_for(lambda: status(app, result.id) == "running", RECOVER_WITHIN,
+        wait_for(lambda: status_or_none(app, result.id) == "running", RECOVER_WITHIN,
                  "the running job to be written again by its heartbeat")
         doomed.kill()  # the whole worker: nobody reports the job's end
-        wait_for(lambda: status(app, result.id) == "lost", RECOVER_WITHIN,
+        wait_for(lambda: status_or_none(app, result.id) == "lost", RECOVER_WITHIN,
                  "the reaper to mark it lost")
         wait_archived(app, [result.id])
     finally:
@@ -219,7 +199,8 @@ def test_a_pool_child_killed_while_redis_is_down_ends_lost_with_its_identity_aft
     wait_for(lambda: "WorkerLostError" in worker.log.read_text(), 20,
              "the worker to report the lost child")
     volatile_redis.start()
-    wait_for(lambda: status(app, result.id) == "lost", RECOVER_WITHIN, "the job to end lost")
+    wait_for(lambda: status_or_none(app, result.id) == "lost", RECOVER_WITHIN,
+             "the job to end lost")
     record: Any = get_job(result.id, app=app)
     assert (record["name"], record["type"]) == ("t.hang", "hang")
     assert record["error"]["type"] == "WorkerLostError"

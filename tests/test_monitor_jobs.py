@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,27 +10,15 @@ import pytest
 from celery import Celery, chain, group
 
 from regiq_tasks import get_history, get_job
-from regiq_tasks.housekeeping.keeper import start_housekeeper, stop_housekeeper
 from regiq_tasks.tracking.tracker import get_tracker
 from tests.fixtures.monitor import Monitor
-from tests.fixtures.services import thread_worker
+from tests.fixtures.services import worker_with_housekeeper
 from tests.fixtures.waiting import wait_for
 
 
 @pytest.fixture
 def monitor(app: Celery) -> Monitor:
     return Monitor(app)
-
-
-@contextmanager
-def archiving_worker(app: Celery) -> Iterator[None]:
-    """An in-thread worker plus the housekeeper a CLI worker starts at worker_ready."""
-    with thread_worker(app):
-        start_housekeeper(app)
-        try:
-            yield
-        finally:
-            stop_housekeeper(app)
 
 
 def ids(page: dict[str, Any]) -> list[str]:
@@ -101,7 +88,7 @@ def test_history_lists_archived_jobs_with_every_filter(make_app: Callable[..., C
     app = make_app(database_url=database_url)
     monitor = Monitor(app)
     before = datetime.now(UTC) - timedelta(seconds=1)
-    with archiving_worker(app):
+    with worker_with_housekeeper(app):
         ok, bad = run_ok_and_failed(app)
         wait_for(lambda: len(get_history(app=app)["items"]) == 2, 15, "both jobs archived")
     history = monitor.json("/status/jobs/history")
@@ -126,7 +113,7 @@ def test_a_job_only_in_history_is_found_and_refuses_progress(make_app: Callable[
                                                              ) -> None:
     app = make_app(live_ttl=0.01)
     monitor = Monitor(app)
-    with archiving_worker(app):
+    with worker_with_housekeeper(app):
         done = app.tasks["t.add"].delay(1, 2)
         done.get(timeout=10)
         wait_for(lambda: get_tracker(app).store.get(done.id) is None, 15, "job left Redis")
