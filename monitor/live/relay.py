@@ -32,7 +32,7 @@ from regiq_tasks.states import FINAL_STATUSES
 from regiq_tasks.store import LiveStore
 from regiq_tasks.store.keys import RELAY_LOCK, Keys
 from regiq_tasks.store.lease import Lease
-from regiq_tasks.store.record import _text
+from regiq_tasks.store.record import as_text
 
 logger = logging.getLogger(__name__)
 
@@ -149,13 +149,13 @@ class Relay:
             newest: Any = self.client.xrevrange(self.keys.events, "+", "-", count=1)
         except redis.RedisError:
             return ""
-        return _text(newest[0][0]) if newest else "0-0"
+        return as_text(newest[0][0]) if newest else "0-0"
 
     def _resync(self) -> None:
         """Follow a stream that Redis lost (it came back empty) instead of waiting past it."""
         try:
             info: Any = self.client.xinfo_stream(self.keys.events)
-            newest = _text(info["last-generated-id"])
+            newest = as_text(info["last-generated-id"])
         except redis.ResponseError:  # no such key: every entry from now on is new
             newest = "0-0"
         if _id_tuple(newest) < _id_tuple(self.last_read):

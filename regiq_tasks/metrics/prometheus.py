@@ -63,6 +63,7 @@ from regiq_tasks.errors import StoreUnavailable, reachable
 from regiq_tasks.metrics.histogram import Histogram, HistogramKind, counts_from_fields
 from regiq_tasks.metrics.realtime import ACTIVE, LiveScan, live_counter, queue_rows
 from regiq_tasks.store.keys import type_scope
+from regiq_tasks.store.record import as_text
 from regiq_tasks.tracking.tracker import Tracker, get_tracker
 
 logger = logging.getLogger(__name__)
@@ -142,7 +143,7 @@ def cumulative(scrape: Scrape) -> Iterator[Metric]:
     """``regiq_jobs_total`` and the two histograms, from every type scope's hash."""
     client, keys = scrape.tracker.redis, scrape.tracker.keys
     raw: Any = client.smembers(keys.metrics_scopes)
-    types = sorted(name[len(_TYPE_SCOPE):] for name in map(_text, raw)
+    types = sorted(name[len(_TYPE_SCOPE):] for name in map(as_text, raw)
                    if name.startswith(_TYPE_SCOPE))
     pipe = client.pipeline(transaction=False)
     for job_type in types:
@@ -155,12 +156,9 @@ FAMILIES: tuple[Callable[[Scrape], Iterable[Metric]], ...] = (
     live_jobs, queue_metrics, archive_backlog, alerts_open, cumulative)
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
 
 def _number(value: Any) -> float:
-    return float(_text(value))
+    return float(as_text(value))
 
 
 def _field(fields: Mapping[Any, Any], name: str) -> Any:

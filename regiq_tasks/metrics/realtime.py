@@ -39,7 +39,7 @@ from regiq_tasks.metrics.broker import QueueState, broker_queues
 from regiq_tasks.metrics.performance import throughput
 from regiq_tasks.states import ACTIVE_STATUSES, JobStatus
 from regiq_tasks.store.keys import Keys, lua_prelude, split_index_member
-from regiq_tasks.store.record import iso
+from regiq_tasks.store.record import as_text, iso
 from regiq_tasks.tracking.tracker import get_tracker
 
 TYPE_SCAN_CAP = 5000  # active jobs per status whose type (and queue) is read
@@ -72,9 +72,6 @@ return out
 """
 ACTIVE = tuple(s for s in JobStatus if s in ACTIVE_STATUSES)  # queued, running, retrying
 
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 @dataclass
@@ -109,9 +106,9 @@ class LiveCounter:
         by_type: dict[str, dict[str, int]] = {}
         for status, flat in zip(ACTIVE, raw):
             for name, n in zip(flat[::2], flat[1::2]):
-                counts = by_type.setdefault(_text(name), {s.value: 0 for s in ACTIVE})
+                counts = by_type.setdefault(as_text(name), {s.value: 0 for s in ACTIVE})
                 counts[status.value] = int(n)
-        oldest = {_text(q): split_index_member(_text(m))[0] / 1_000_000
+        oldest = {as_text(q): split_index_member(as_text(m))[0] / 1_000_000
                   for q, m in zip(raw[-1][::2], raw[-1][1::2])}
         return LiveScan(jobs, by_type, oldest)
 

@@ -30,7 +30,8 @@ def iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
 
 
-def _text(value: Any) -> str:
+def as_text(value: Any) -> str:
+    """A Redis reply value (bytes or anything else) as text."""
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
@@ -52,7 +53,7 @@ def progress_block(current: float | None, total: float | None,
 
 def record_from_hash(raw: Mapping[Any, Any]) -> dict[str, Any] | None:
     """Convert a job hash read from Redis into the public job record (None if empty)."""
-    h = {_text(k): _text(v) for k, v in raw.items()}
+    h = {as_text(k): as_text(v) for k, v in raw.items()}
     if not h.get("id"):
         return None
     rec: dict[str, Any] = {name: h.get(name) or None for name in STR_FIELDS}
