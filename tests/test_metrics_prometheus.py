@@ -11,6 +11,7 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import CollectorRegistry
 
+from regiq_tasks import get_job
 from regiq_tasks.alerts.models import Severity
 from regiq_tasks.alerts.rules import AlertDraft
 from regiq_tasks.alerts.store import raise_alert
@@ -140,8 +141,9 @@ def test_finished_jobs_feed_the_cumulative_families(app: Celery, worker: Any) ->
     failed = app.tasks["t.fail"].delay()
     for result in results:
         assert result.get(timeout=30) is not None
-    wait_for(lambda: failed.ready(), 30, "t.fail to fail")
-    assert get_tracker(app).flush()
+    for result in [*results, failed]:  # the result backend knows before the store does
+        wait_for(lambda r=result: (get_job(r.id, app=app) or {}).get("status")
+                 in ("succeeded", "failed"), 30, "the job's final record")
     # When Prometheus would scrape
     body = Monitor(app).get("/metrics").data
     got = samples(body)
