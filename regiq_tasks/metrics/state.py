@@ -2,40 +2,51 @@
 
 A ``P m:cum:<scope>`` hash (and each copy of it) holds counts and sums only, so the jobs
 of a window are a field-by-field difference of two hashes. :func:`parse` turns a hash
-into a :class:`State` (scalars by name, each histogram as ``{bucket: count}``);
-:func:`entry` reduces ``later - earlier`` to what a ``types[...]`` entry needs (the
-scalars, each histogram's count and the bucket of each nearest rank, the top RSS
-bucket) and :func:`point` to a series point. Copies never change once taken: the reader
-keeps their states in a :class:`CopyCache` keyed by boundary, scope and ``_at``.
+into a :class:`State`: the scalars in :data:`SCALAR_FIELDS` order and each histogram as
+a dense list of :data:`~regiq_tasks.metrics.histogram.BUCKETS` counts, so that a
+difference, its running sum and the bucket of a rank are C-level list operations
+(``map``, ``accumulate``, ``bisect``), never a Python loop over fields: a 7 d read over
+50 types reduces ~30,000 counts. :func:`entry` reduces ``later - earlier`` to what a
+``types[...]`` entry needs (the scalars, each histogram's count and the bucket of each
+nearest rank, the top RSS bucket) and :func:`point` to a series point. Copies never
+change once taken: the reader keeps their states in a :class:`CopyCache` keyed by
+boundary, scope and ``_at``.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate, repeat
+from operator import sub
 from typing import Any
 
 from regiq_tasks.metrics.histogram import BUCKETS
 
 _LETTERS = ("d", "w", "r")  # duration, queue-wait and RSS histograms (keys.py, m:cum)
-_FIELDS = {f"{letter}:{i}".encode(): (slot, i)
-           for slot, letter in enumerate(_LETTERS) for i in range(BUCKETS)}
+_HIST_NAMES = tuple(tuple(f"{letter}:{i}".encode() for i in range(BUCKETS))
+                    for letter in _LETTERS)
 # The scalars of an entry, in the order of summary.SCALARS.
 SCALAR_FIELDS = ("n:succeeded", "n:failed", "n:cancelled", "n:lost", "n:retried",
                  "ds", "ws", "cpu", "cn")
+_SCALAR_NAMES = tuple(name.encode() for name in SCALAR_FIELDS)
+_FAILED = SCALAR_FIELDS.index("n:failed")
+_OUTCOMES = slice(0, 4)  # succeeded, failed, cancelled, lost: the finished jobs
 DURATION_RANKS = (5000, 9000, 9500, 9900, 10000)  # p50 p90 p95 p99 max, per 10,000
 WAIT_RANKS = (5000, 9500, 9900, 10000)  # p50 p95 p99 max, per 10,000
-OUTCOME_FIELDS = ("n:succeeded", "n:failed", "n:cancelled", "n:lost")
 CACHE_SIZE = 8192  # parsed copies kept per Redis client (a 7 d read over 50 types: ~140)
+_NO_COUNTS = (0,) * BUCKETS
 
 
 @dataclass(frozen=True, slots=True)
 class State:
-    """One metric hash: scalars by field name and the three histograms."""
+    """One metric hash: the scalars (SCALAR_FIELDS order) and three dense histograms."""
 
-    scalars: dict[str, float] = field(default_factory=dict)
-    hists: tuple[dict[int, int], ...] = field(default_factory=lambda: ({}, {}, {}))
+    scalars: tuple[int, ...] = (0,) * len(SCALAR_FIELDS)
+    hists: tuple[Sequence[int], ...] = field(
+        default_factory=lambda: (_NO_COUNTS, _NO_COUNTS, _NO_COUNTS))
     at: str | None = None  # a copy's ``_at`` as stored (when it was taken); None: live
 
 
@@ -43,17 +54,15 @@ EMPTY = State()
 
 
 def parse(raw: Mapping[bytes, bytes]) -> State:
-    """A hash as redis-py's HGETALL gives it."""
-    scalars: dict[str, float] = {}
-    hists: tuple[dict[int, int], ...] = ({}, {}, {})
+    """A hash as redis-py's HGETALL gives it (every field an integer but ``_at``)."""
     at = raw.get(b"_at")
-    for name, value in raw.items():
-        slot = _FIELDS.get(name)
-        if slot is not None:
-            hists[slot[0]][slot[1]] = int(value)
-        elif name != b"_at":
-            scalars[name.decode()] = float(value)
-    return State(scalars, hists, None if at is None else at.decode())
+    counts = {name: value for name, value in raw.items() if name != b"_at"} \
+        if at is not None else raw
+    ints = dict(zip(counts, map(int, counts.values())))
+    get = ints.get
+    return State(tuple(map(get, _SCALAR_NAMES, repeat(0))),
+                 tuple(list(map(get, names, repeat(0))) for names in _HIST_NAMES),
+                 None if at is None else at.decode())
 
 
 def _rank(per_10000: int, n: int) -> int:
@@ -61,44 +70,38 @@ def _rank(per_10000: int, n: int) -> int:
     return max(1, -(-per_10000 * n // 10000))
 
 
-def at_ranks(later: dict[int, int], earlier: dict[int, int],
+def at_ranks(later: Sequence[int], earlier: Sequence[int],
              ranks: Sequence[int]) -> list[int]:
     """The count of ``later - earlier``, then the bucket holding each rank (-1: none)."""
-    get = earlier.get
-    diffs = {i: c - get(i, 0) for i, c in later.items()}
-    n = sum(diffs.values())
+    running = list(accumulate(map(sub, later, earlier)))
+    n = running[-1]
     if n <= 0:
         return [0] + [-1] * len(ranks)
-    out = [n]
-    targets = [_rank(q, n) for q in ranks]
-    k, last, seen = 0, len(targets), 0
-    for index in sorted(diffs):
-        seen += diffs[index]
-        while seen >= targets[k]:
-            out.append(index)
-            k += 1
-            if k == last:
-                return out
-    return out
+    return [n, *(bisect_left(running, _rank(q, n)) for q in ranks)]
+
+
+def _top(later: Sequence[int], earlier: Sequence[int]) -> int:
+    """The highest bucket that gained a count (-1: none)."""
+    for index in range(len(later) - 1, -1, -1):
+        if later[index] > earlier[index]:
+            return index
+    return -1
 
 
 def entry(scope: str, later: State, earlier: State) -> list[Any]:
     """``[scope, scalars..., d count, d ranks..., w count, w ranks..., top RSS bucket]``."""
-    out: list[Any] = [scope]
-    out += [later.scalars.get(n, 0.0) - earlier.scalars.get(n, 0.0) for n in SCALAR_FIELDS]
+    out: list[Any] = [scope, *map(sub, later.scalars, earlier.scalars)]
     out += at_ranks(later.hists[0], earlier.hists[0], DURATION_RANKS)
     out += at_ranks(later.hists[1], earlier.hists[1], WAIT_RANKS)
-    rss, before = later.hists[2], earlier.hists[2]
-    out.append(max((i for i, c in rss.items() if c > before.get(i, 0)), default=-1))
+    out.append(_top(later.hists[2], earlier.hists[2]))
     return out
 
 
 def point(later: State, earlier: State) -> list[float]:
     """``[finished, failed, bucket of the duration p95]`` between two states."""
-    finished = sum(later.scalars.get(n, 0.0) - earlier.scalars.get(n, 0.0)
-                   for n in OUTCOME_FIELDS)
-    failed = later.scalars.get("n:failed", 0.0) - earlier.scalars.get("n:failed", 0.0)
-    return [finished, failed, at_ranks(later.hists[0], earlier.hists[0], (9500,))[1]]
+    gained = list(map(sub, later.scalars, earlier.scalars))
+    return [sum(gained[_OUTCOMES]), gained[_FAILED],
+            at_ranks(later.hists[0], earlier.hists[0], (9500,))[1]]
 
 
 class CopyCache:
