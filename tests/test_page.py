@@ -6,6 +6,7 @@ Chromium driven by Playwright; each test leaves a screenshot in ``test-artifacts
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -86,6 +87,9 @@ def test_an_operator_cancels_a_running_job_with_a_reason(url: str, tab: Tab, app
     try:
         tab.sign_in(url, "operator")
         tab.page.click(tab.row(job_id))
+        # the click selected this job (not a row that moved under the pointer), running
+        expect(tab.page.locator(tab.row(job_id))).to_have_class(re.compile(r"\bselected\b"))
+        expect(tab.page.locator("#detail .badge").first).to_have_text("running")
         expect(tab.page.locator("#cancel-form")).to_be_visible()
         tab.page.fill("#cancel-reason", "wrong input file")
         tab.page.click("#cancel-button")
