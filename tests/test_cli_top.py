@@ -12,6 +12,7 @@ import sys
 import termios
 import threading
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,9 @@ import pytest
 from celery import Celery
 from click.testing import CliRunner
 
+from regiq_tasks import get_performance
 from regiq_tasks.cli.main import main
+from regiq_tasks.errors import InvalidParameter
 from regiq_tasks.tracking.tracker import get_tracker
 from tests.fixtures import cli_target
 from tests.fixtures.ports import free_port
@@ -59,7 +62,7 @@ def rows(output: str) -> dict[str, list[str]]:
     found = {}
     for line in output.splitlines():
         cells = [c.strip() for c in line.strip().strip("│").split("│")]
-        if line.startswith("│") and len(cells) == 10:
+        if line.startswith("│") and len(cells) == 11:
             found[cells[0]] = cells[1:]
     return found
 
@@ -74,17 +77,19 @@ def test_once_prints_one_table_with_each_types_finished_count_and_json_the_same(
     assert "succeeded 5" in out.output and "queued 0" in out.output
     table = rows(out.output)
     assert set(table) == {"ingest", "count"}, out.output
-    # fin/min, finished, running, queued, fail %, dur p50, dur p95, wait p50, wait p95
-    assert table["ingest"][1:5] == ["3", "0", "0", "0"]
-    assert table["count"][1:5] == ["2", "0", "0", "0"]
-    assert all(cell != "-" for cell in table["ingest"][5:]), table
+    # in/min, fin/min, finished, running, queued, fail %, dur p50, dur p95, wait p50/p95
+    assert table["ingest"][2:6] == ["3", "0", "0", "0"]
+    assert table["count"][2:6] == ["2", "0", "0", "0"]
+    assert float(table["ingest"][0]) > 0 and float(table["ingest"][1]) > 0
+    assert all(cell != "-" for cell in table["ingest"][6:]), table
 
     doc = json.loads(top("--once", "--json").output)
     assert doc["window"] == "5m" and doc["jobs"]["succeeded"] == 5
     by_type = {row["type"]: row for row in doc["types"]}
-    assert {t: (r["finished"], r["succeeded"], r["failure_pct"], r["running"], r["queued"])
-            for t, r in by_type.items()} == {"ingest": (3, 3, 0.0, 0, 0),
-                                              "count": (2, 2, 0.0, 0, 0)}
+    assert {t: (r["published"], r["finished"], r["succeeded"], r["failure_pct"],
+                r["running"], r["queued"])
+            for t, r in by_type.items()} == {"ingest": (3, 3, 3, 0.0, 0, 0),
+                                              "count": (2, 2, 2, 0.0, 0, 0)}
     assert by_type["ingest"]["duration_p95_s"] > 0 and by_type["count"]["wait_p50_s"] >= 0
     assert doc["throughput"]["finished_60s"] == 5
     assert app.conf.task_default_queue in {q["name"] for q in doc["queues"]}
@@ -92,19 +97,36 @@ def test_once_prints_one_table_with_each_types_finished_count_and_json_the_same(
     assert rows(top().output).keys() == {"ingest", "count"}
 
 
+@pytest.mark.timeout(120)
+def test_the_1m_window_counts_the_last_minute_or_two(app: Celery,
+                                                     top: Callable[..., Any]) -> None:
+    run_jobs(app)
+    doc = json.loads(top("--once", "--json", "--window", "1m").output)
+    assert doc["window"] == "1m"
+    assert {r["type"]: r["finished"] for r in doc["types"]} == {"ingest": 3, "count": 2}
+    # the minute copy before the last one, or (none taken yet) everything recorded
+    if doc["from"] is not None:
+        began = datetime.fromisoformat(doc["from"].replace("Z", "+00:00"))
+        assert 0 <= (datetime.now(UTC) - began).total_seconds() <= 125
+    # the API keeps 5m as its shortest window
+    with pytest.raises(InvalidParameter):
+        get_performance(window="1m", app=app)
+
+
 @pytest.mark.timeout(60)
 def test_a_queued_job_shows_in_its_types_row_and_the_queue_line(
         app: Celery, top: Callable[..., Any]) -> None:
     app.tasks["t.add"].delay(1, 2)
     doc = json.loads(top("--json").output)
-    assert [(r["type"], r["queued"], r["finished"]) for r in doc["types"]] == [("ingest", 1, 0)]
+    assert [(r["type"], r["published"], r["queued"], r["finished"])
+            for r in doc["types"]] == [("ingest", 1, 1, 0)]
     name = app.conf.task_default_queue
     queue = next(q for q in doc["queues"] if q["name"] == name)
     assert queue["depth"] == 1 and queue["oldest_wait_s"] is not None
     assert re.search(rf"{re.escape(name)} 1 \(oldest [\d.]+m?s\)", top("--once").output)
 
 
-@pytest.mark.parametrize("window", ["4m", "1y", "", "99d"])
+@pytest.mark.parametrize("window", ["30s", "0m", "1y", "", "99d"])
 def test_a_bad_window_is_a_usage_error_naming_the_option(top: Callable[..., Any],
                                                           window: str) -> None:
     out = top("--window", window)
@@ -186,16 +208,19 @@ def test_the_live_view_draws_switches_window_on_a_key_and_quits_on_q(
     try:
         # It draws the header, the table with both types and the keys, in place
         end = term.wait_text(r"Job types, window 5m")
-        term.wait_text(r"ingest\s+│\s+[\d.]+\s+│\s+3\s+│", end)
-        term.wait_text(r"keys: 1 5m")
+        term.wait_text(r"ingest\s+│\s+[\d.]+\s+│\s+[\d.]+\s+│\s+3\s+│", end)
+        term.wait_text(r"keys: 1 1m")
         # A refresh comes without any key
         end = term.wait_text(r"Job types, window 5m", end)
-        # "2" switches to the 1h window, "3" to 24h, "w" cycles back to 5m
-        term.type("2")
-        end = term.wait_text(r"Job types, window 1h", end)
-        term.wait_text(r"count\s+│\s+[\d.]+\s+│\s+2\s+│", end)
+        # "3" switches to the 1h window, "4" to 24h, "1" to 1m, "w" cycles on to 5m
         term.type("3")
+        end = term.wait_text(r"Job types, window 1h", end)
+        term.wait_text(r"count\s+│\s+[\d.]+\s+│\s+[\d.]+\s+│\s+2\s+│", end)
+        term.type("4")
         end = term.wait_text(r"Job types, window 24h", end)
+        term.type("1")
+        end = term.wait_text(r"Job types, window 1m", end)
+        term.wait_text(r"ingest\s+│\s+[\d.]+\s+│\s+[\d.]+\s+│\s+3\s+│", end)
         term.type("w")
         term.wait_text(r"Job types, window 5m", end)
         # "q" quits, exit code 0, the terminal restored (echo and line mode back on)

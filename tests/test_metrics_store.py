@@ -206,3 +206,19 @@ def test_a_queued_job_cancelled_counts_cancelled_once(app: Celery, store: LiveSt
     assert (perf["count"], perf["cancelled"]) == (1, 1)
     assert perf["queue_wait_s"]["p50"] is None and perf["duration_s"]["p50"] is None
     assert get_performance("5m", queue="celery", app=app)["totals"]["cancelled"] == 1
+
+
+def test_a_job_is_published_once_whichever_change_creates_its_record(
+        app: Celery, store: LiveStore) -> None:
+    record(store, "p1", "succeeded", 0.2)  # the publish change first
+    # The start reaches the store before the publisher's queued change (another process)
+    store.apply(Change("p2", "running", set={"started_at": time.time()},
+                       fill={"type": "ingest", "queue": "celery"}))
+    store.apply(Change("p2", "queued", fill={"created_at": time.time() - 1}))
+    store.apply(Change("p2", "succeeded", set={"finished_at": time.time()}))
+    store.apply(Change("p2", "succeeded", set={"finished_at": time.time()}))  # again
+    for scope in ("all", "t:ingest", "q:celery"):
+        assert store.client.hget(store.keys.metrics_cum(scope), "n:published") == b"2", scope
+    perf = get_performance(window="5m", app=app)
+    assert (perf["totals"]["published"], perf["totals"]["count"]) == (2, 2)
+    assert perf["types"][0]["published_per_min"] > 0

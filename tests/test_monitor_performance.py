@@ -29,7 +29,8 @@ def test_the_endpoint_answers_the_document_of_design_md(monitor: Monitor, app: C
     assert [t["type"] for t in doc["types"]] == ["ingest"]
     entry = doc["types"][0]
     assert {"count", "succeeded", "failed", "cancelled", "lost", "retried", "success_rate",
-            "throughput_per_min", "duration_s", "queue_wait_s", "cpu_time_s_mean",
+            "throughput_per_min", "published", "published_per_min", "duration_s",
+            "queue_wait_s", "cpu_time_s_mean",
             "peak_rss_bytes_max", "type"} == set(entry)
     assert set(entry["duration_s"]) == {"mean", "p50", "p90", "p95", "p99", "max"}
     assert set(entry["queue_wait_s"]) == {"mean", "p50", "p95", "p99", "max"}

@@ -32,6 +32,9 @@ class PerformanceTotals(Schema):
         fields.Integer(required=True) for _ in range(6))
     success_rate = _out_num()
     throughput_per_min = _out_num()
+    published = fields.Integer(required=True, metadata={
+        "description": "jobs published (records created) in the window: the incoming count"})
+    published_per_min = _out_num()
     duration_s = fields.Nested(DurationStats, required=True)
     queue_wait_s = fields.Nested(WaitStats, required=True)
     cpu_time_s_mean = _out_num()

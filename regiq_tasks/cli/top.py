@@ -9,10 +9,9 @@ what ``--json`` prints and what the table shows.
 
 The live view redraws in place every ``--interval`` seconds (``rich.live.Live`` on the
 alternate screen). Keys are read by a small thread with the terminal in cbreak mode, so
-that waiting for a key never delays a refresh: ``1`` / ``2`` / ``3`` switch the window
-to 5m / 1h / 24h (5m is the shortest window the counters answer), ``w`` cycles, ``q``
-quits; Ctrl-C quits too, with exit code 0. A store that cannot be reached ends the
-command with one line and exit code 1.
+that waiting for a key never delays a refresh: ``1`` / ``2`` / ``3`` / ``4`` switch the
+window to 1m / 5m / 1h / 24h, ``w`` cycles, ``q`` quits; Ctrl-C quits too, with exit
+code 0. A store that cannot be reached ends the command with one line and exit code 1.
 """
 
 from __future__ import annotations
@@ -39,18 +38,18 @@ from rich.text import Text
 from regiq_tasks.cli.support import APP_HELP, app_option, clean_errors, print_json
 from regiq_tasks.cli.tables import json_option
 from regiq_tasks.errors import InvalidParameter, reachable
+from regiq_tasks.metrics.windows import Window, parse_window
 
-WINDOW_KEYS = {"1": "5m", "2": "1h", "3": "24h"}  # the keys of the live view's windows
+WINDOW_KEYS = {"1": "1m", "2": "5m", "3": "1h", "4": "24h"}  # the live view's windows
+SHORTEST_WINDOW_S = 60  # 1m: the minute copy before the last one (1 to 2 minutes of jobs)
 DEFAULT_INTERVAL = 2.0  # s between two refreshes of the live view
 STATUS_ORDER = ("queued", "running", "retrying", "succeeded", "failed", "cancelled", "lost")
 
 
 def _window_option(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    """A ``--window`` the counters answer (``5m`` up to the retention), else exit 2."""
-    from regiq_tasks.metrics.windows import parse_window
-
+    """A ``--window`` the counters answer (``1m`` up to the retention), else exit 2."""
     try:
-        return parse_window(value).text
+        return _parse(value).text
     except InvalidParameter as exc:
         raise click.BadParameter(exc.problem, ctx=ctx, param=param) from None
 
@@ -58,7 +57,7 @@ def _window_option(ctx: click.Context, param: click.Parameter, value: str) -> st
 @click.command()
 @click.option("--window", default="5m", show_default=True, callback=_window_option,
               help="Initial window of the per-type figures: <n>m, <n>h or <n>d "
-                   "(5m up to the metrics retention).")
+                   "(1m up to the metrics retention).")
 @click.option("--once", is_flag=True, help="Print one table (or --json) and exit.")
 @click.option("--interval", type=click.FloatRange(0.5, 60), default=DEFAULT_INTERVAL,
               show_default=True, help="Seconds between refreshes of the live view.")
@@ -67,7 +66,7 @@ def _window_option(ctx: click.Context, param: click.Parameter, value: str) -> st
 def top(window: str, once: bool, interval: float, as_json: bool, app_spec: str | None) -> None:
     """Live view per job type: rates, running, queued, failures, duration and queue wait.
 
-    Keys: 1/2/3 window 5m/1h/24h, w next window, q quit. With --once (or when the
+    Keys: 1/2/3/4 window 1m/5m/1h/24h, w next window, q quit. With --once (or when the
     output is not a terminal) print one table; with --json the same figures as JSON.
     """
     with clean_errors():
@@ -99,7 +98,7 @@ def collect(app: Any, window: str, now: float | None = None) -> dict[str, Any]:
 
     now = time.time() if now is None else now
     with reachable("regiq top"):
-        perf = get_performance(window=window, app=app, now=now)
+        perf = get_performance(window=_parse(window), app=app, now=now)
         live = snapshot(app)
         rate = throughput(app, now=now)
     per_type = {entry["type"]: entry for entry in perf["types"]}
@@ -125,7 +124,8 @@ def _row(name: str, perf: Mapping[str, Any] | None,
     failed = int(perf.get("failed", 0)) + int(perf.get("lost", 0))
     duration, wait = perf.get("duration_s") or {}, perf.get("queue_wait_s") or {}
     return {
-        "type": name, "finished": finished,
+        "type": name, "published": int(perf.get("published", 0)),
+        "published_per_min": perf.get("published_per_min") or 0.0, "finished": finished,
         "finished_per_min": perf.get("throughput_per_min") or 0.0,
         "succeeded": int(perf.get("succeeded", 0)), "failed": int(perf.get("failed", 0)),
         "cancelled": int(perf.get("cancelled", 0)), "lost": int(perf.get("lost", 0)),
@@ -135,6 +135,12 @@ def _row(name: str, perf: Mapping[str, Any] | None,
         "duration_p50_s": duration.get("p50"), "duration_p95_s": duration.get("p95"),
         "wait_p50_s": wait.get("p50"), "wait_p95_s": wait.get("p95"),
     }
+
+
+def _parse(window: str) -> Window:
+    """``window`` as ``regiq top`` reads it: 1m up to the retention (the default 35 d:
+    the app's setting is checked by the read itself)."""
+    return parse_window(window, shortest_s=SHORTEST_WINDOW_S)
 
 
 def _iso(at: float) -> str:
@@ -178,14 +184,15 @@ def table(doc: Mapping[str, Any]) -> Table:
     since = f" since {doc['from'][11:19]}" if doc.get("from") else " (all recorded so far)"
     grid = Table(title=f"Job types, window {doc['window']}{since}", title_justify="left")
     grid.add_column("type")
-    for title in ("fin/min", "finished", "running", "queued", "fail %",
+    for title in ("in/min", "fin/min", "finished", "running", "queued", "fail %",
                   "dur p50", "dur p95", "wait p50", "wait p95"):
         grid.add_column(title, justify="right", no_wrap=True)
     if not doc["types"]:
         grid.caption = "no jobs in the window"
     for row in doc["types"]:
         fail = row["failure_pct"]
-        grid.add_row(row["type"] or "(none)", f"{row['finished_per_min']:g}",
+        grid.add_row(row["type"] or "(none)", f"{row['published_per_min']:g}",
+                     f"{row['finished_per_min']:g}",
                      str(row["finished"]), str(row["running"]), str(row["queued"]),
                      "-" if fail is None else f"{fail:g}",
                      span(row["duration_p50_s"]), span(row["duration_p95_s"]),
@@ -197,7 +204,7 @@ def render(doc: Mapping[str, Any], keys: bool = False) -> Group:
     """The header and the table (and, live, the keys)."""
     parts: list[Any] = [header(doc), table(doc)]
     if keys:
-        parts.append(Text("keys: 1 5m  2 1h  3 24h  w next window  q quit", style="dim"))
+        parts.append(Text("keys: 1 1m  2 5m  3 1h  4 24h  w next window  q quit", style="dim"))
     return Group(*parts)
 
 

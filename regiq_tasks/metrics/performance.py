@@ -32,7 +32,13 @@ from regiq_tasks.metrics.state import (
     point,
 )
 from regiq_tasks.metrics.summary import SCALARS, series_point, summarize
-from regiq_tasks.metrics.windows import DEFAULT_WINDOW, MINUTE_S, Window, parse_window
+from regiq_tasks.metrics.windows import (
+    DEFAULT_WINDOW,
+    MIN_WINDOW_S,
+    MINUTE_S,
+    Window,
+    parse_window,
+)
 from regiq_tasks.store.filters import text_arg
 from regiq_tasks.store.keys import SCOPE_ALL, lua_prelude, queue_scope, type_scope
 from regiq_tasks.store.record import iso
@@ -138,18 +144,23 @@ def _type_entries(main: str, entries: list[list[Any]]) -> list[list[Any]]:
     return entries[:1] if main.startswith(_TYPE_PREFIX) else []
 
 
-def get_performance(window: str = DEFAULT_WINDOW, type: str | None = None,
+def get_performance(window: str | Window = DEFAULT_WINDOW, type: str | None = None,
                     queue: str | None = None, app: Any = None,
                     now: float | None = None) -> dict[str, Any]:
     """Outcomes, throughput, duration and queue-wait percentiles, resources and a series
-    over ``window`` (``<n>m|h|d``), per job type, in the shape of DESIGN.md.
+    over ``window`` (``<n>m|h|d``, 5m up to the retention), per job type, in the shape
+    of DESIGN.md.
 
     ``type`` narrows to one job type; ``queue`` reads one queue's totals and series
     (``types`` is then empty: the counters are per type or per queue, not both).
-    Bad arguments raise InvalidParameter naming the parameter.
+    Bad arguments raise InvalidParameter naming the parameter. A :class:`Window`
+    parsed with a shorter minimum (``parse_window(..., shortest_s=60)``, as ``regiq top``)
+    is checked against the retention only.
     """
     tracker = _tracker(app)
-    parsed = parse_window(window, tracker.settings.metrics_retention_days)
+    retention = tracker.settings.metrics_retention_days
+    parsed = (parse_window(window.text, retention, shortest_s=min(window.seconds, MIN_WINDOW_S))
+              if isinstance(window, Window) else parse_window(window, retention))
     main = _main_scope(type, queue)
     now = time.time() if now is None else now
     with reachable("get_performance"):

@@ -30,7 +30,7 @@ _HIST_NAMES = tuple(tuple(f"{letter}:{i}".encode() for i in range(BUCKETS))
                     for letter in _LETTERS)
 # The scalars of an entry, in the order of summary.SCALARS.
 SCALAR_FIELDS = ("n:succeeded", "n:failed", "n:cancelled", "n:lost", "n:retried",
-                 "ds", "ws", "cpu", "cn")
+                 "ds", "ws", "cpu", "cn", "n:published")
 _SCALAR_NAMES = tuple(name.encode() for name in SCALAR_FIELDS)
 _FAILED = SCALAR_FIELDS.index("n:failed")
 _OUTCOMES = slice(0, 4)  # succeeded, failed, cancelled, lost: the finished jobs

@@ -25,7 +25,8 @@ SUM_UNIT_S = 1e-6  # ds, ws and cpu are sums in microseconds (integers, HINCRBY)
 RSS_SCALE = 1e-6  # RSS buckets hold bytes * RSS_SCALE on the seconds axis (as apply.lua)
 OUTCOMES = ("succeeded", "failed", "cancelled", "lost")  # final statuses, in DESIGN order
 # state.entry's order: the scalars of a scope entry, then the duration and wait ranks.
-SCALARS = ("succeeded", "failed", "cancelled", "lost", "retried", "ds", "ws", "cpu", "cn")
+SCALARS = ("succeeded", "failed", "cancelled", "lost", "retried", "ds", "ws", "cpu", "cn",
+           "published")
 DURATION_RANKS = ("p50", "p90", "p95", "p99", "max")
 WAIT_RANKS = ("p50", "p95", "p99", "max")
 DIGITS = 6  # decimals of the floats answered
@@ -55,6 +56,11 @@ def _stats(total: float, n: int, buckets: Sequence[float],
     return out
 
 
+def _per_min(n: int, span_s: float) -> float | None:
+    """``n`` events over ``span_s`` seconds, per minute."""
+    return round(n / (span_s / 60), 3) if span_s > 0 else None
+
+
 def summarize(entry: Sequence[Any], span_s: float) -> dict[str, Any]:
     """One ``types[...]`` entry (without ``type``) from a ``state.entry``."""
     values = [float(v) for v in entry[1:]]
@@ -66,9 +72,11 @@ def summarize(entry: Sequence[Any], span_s: float) -> dict[str, Any]:
     pos += 1 + len(DURATION_RANKS)
     w_n, w_ranks = int(values[pos]), values[pos + 1:pos + 1 + len(WAIT_RANKS)]
     rss = bucket_value(int(values[-1]))
+    published = int(s["published"])
     return {"count": n, **counts, "retried": int(s["retried"]),
             "success_rate": round(counts["succeeded"] / n, 3) if n else None,
-            "throughput_per_min": round(n / (span_s / 60), 3) if span_s > 0 else None,
+            "throughput_per_min": _per_min(n, span_s),
+            "published": published, "published_per_min": _per_min(published, span_s),
             "duration_s": _stats(s["ds"] * SUM_UNIT_S, d_n, d_ranks, DURATION_RANKS),
             "queue_wait_s": _stats(s["ws"] * SUM_UNIT_S, w_n, w_ranks, WAIT_RANKS),
             "cpu_time_s_mean": _round(s["cpu"] * SUM_UNIT_S / s["cn"]) if s["cn"] else None,

@@ -58,14 +58,19 @@ class Window:
         return bucket_starts(self.seconds, now, self.series_step_s)
 
 
-def parse_window(text: str, retention_days: int = DEFAULT_RETENTION_DAYS) -> Window:
-    """The window ``text`` names; InvalidParameter("window", ...) when it is not one."""
+def parse_window(text: str, retention_days: int = DEFAULT_RETENTION_DAYS,
+                 shortest_s: int = MIN_WINDOW_S) -> Window:
+    """The window ``text`` names; InvalidParameter("window", ...) when it is not one.
+
+    ``shortest_s``: the API's windows start at 5m; ``regiq top`` also reads ``1m`` (the
+    minute copy before the last one: 1 to 2 minutes of jobs, ``from`` says which).
+    """
     match = _WINDOW_RE.fullmatch(text) if isinstance(text, str) else None
     if match is None:
         raise InvalidParameter("window", f"{text!r} is not <n>m, <n>h or <n>d (as 5m, 1h, 7d)")
     seconds = int(match[1]) * _UNITS_S[match[2]]
-    if seconds < MIN_WINDOW_S:
-        raise InvalidParameter("window", f"{text!r} is shorter than 5m")
+    if seconds < shortest_s:
+        raise InvalidParameter("window", f"{text!r} is shorter than {shortest_s // MINUTE_S}m")
     if seconds > retention_days * _UNITS_S["d"]:
         raise InvalidParameter(
             "window", f"{text!r} is longer than the {retention_days}d metrics are kept")

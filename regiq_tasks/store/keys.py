@@ -73,7 +73,8 @@ key                            type         meaning
                                             reset, no TTL. Scope ``all``, ``t:<type>``
                                             or ``q:<queue>``. Fields ``n:<outcome>``
                                             (succeeded, failed, cancelled, lost,
-                                            retried), ``d:<i>``/``w:<i>`` duration and
+                                            retried), ``n:published`` (records
+                                            created), ``d:<i>``/``w:<i>`` duration and
                                             queue-wait bucket counts (bounds of
                                             ``metrics/histogram.py``), ``ds``/``ws``
                                             their sums (µs), ``cpu`` CPU-time sum (µs) of
@@ -81,9 +82,11 @@ key                            type         meaning
                                             ``r:<i>`` peak-RSS bucket counts (bucket of
                                             bytes * 1e-6). Written by ``record_metrics``
                                             (``store/metrics.lua``) inside ``apply.lua``
-                                            and ``cancel.lua``: wait at the start, the
-                                            rest at the final transition, ``n:retried``
-                                            on ``retrying``; read by the metric readers.
+                                            and ``cancel.lua``: ``n:published`` when a
+                                            change creates the record, wait at the
+                                            start, the rest at the final transition,
+                                            ``n:retried`` on ``retrying``; read by the
+                                            metric readers.
 ``P m:scopes``                 set          every scope with a ``P m:cum:<scope>``.
                                             No TTL. SADD by ``record_metrics`` when an
                                             increment created a field; read by the

@@ -3,13 +3,16 @@ local METRIC_FINAL = {succeeded = true, failed = true, cancelled = true, lost = 
 -- Add a job's transition to the cumulative metrics of its scopes (see keys.py, m:cum):
 -- the queue wait once per job (when queue_wait_s first appears), the outcome, duration,
 -- CPU time and peak RSS on the one transition to a final status, a retry on each move to
--- retrying. The callers return before this when the job is already final, so a
--- re-applied final change is never counted twice.
+-- retrying, and a published job (n:published) when this change created its record (the
+-- publish change, or a start that reached the store before it). The callers return
+-- before this when the job is already final, so a re-applied final change is never
+-- counted twice.
 local function record_metrics(M, cur, after, status, new, now)
   local final = new ~= '' and METRIC_FINAL[new]
   local wait = not cur.queue_wait_s and after.queue_wait_s
   local retried = new == 'retrying' and status ~= 'retrying'
-  if not (final or wait or retried) then return end
+  local published = not status
+  if not (final or wait or retried or published) then return end
   local scopes = {SCOPE_ALL}
   if after.type then scopes[#scopes + 1] = SCOPE_TYPE .. after.type end
   if after.queue then scopes[#scopes + 1] = SCOPE_QUEUE .. after.queue end
@@ -27,6 +30,7 @@ local function record_metrics(M, cur, after, status, new, now)
     add('w:' .. bucket_index(w), 1)
     add('ws', micro(w))
   end
+  if published then add('n:published', 1) end
   if retried then add('n:retried', 1) end
   if final then
     add('n:' .. new, 1)
