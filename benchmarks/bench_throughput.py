@@ -3,6 +3,7 @@
 Usage:
     python benchmarks/bench_throughput.py [--tasks 2000] [--rounds 5] [--pool prefork]
         [--concurrency 2] [--modes preloaded,stream] [--json PATH | --no-json]
+        [--kinds bare,tracked[,tracked-nometrics]]
         [--archiver-stats] [--no-housekeeper] [--no-metrics] [--switch-interval S]
         (diagnostics)
 
@@ -16,6 +17,13 @@ in two modes:
   from ``add_consumer`` to the last result. This is the worker's own rate.
 - ``stream``: N tasks are published while the worker consumes; the time is from the
   first publish to the last result (producer and worker share the 2 cores).
+
+``--kinds bare,tracked,tracked-nometrics`` adds a third kind to every round: the same
+tracked no-op with job ids starting ``nm-``, whose changes the worker applies without
+the metric writes (``BENCH_METRICS_SPLIT``, see ``throughput_app.py``). The three run
+back to back in the same worker (the order rotates every round), so the cost of the
+performance counters is the per-round difference of the two tracked ratios, measured
+in one run (issue 11: at most 0.02).
 
 Completion is seen through the Redis result backend (``ResultSet.join_native``), the
 same for both kinds. At the end the tracked jobs of the last round are checked in the
@@ -31,6 +39,7 @@ import sqlite3
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +48,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common
 
 TARGET_RATIO = 0.90
+KINDS = ("bare", "tracked", "tracked-nometrics")
+METRICS_COST_TARGET = 0.02  # issue 11: the counters lower the ratio by at most this
 
 
 def parse_args() -> argparse.Namespace:
@@ -47,6 +58,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=5, help="rounds per kind and mode (5)")
     p.add_argument("--warmup", type=int, default=300, help="unmeasured tasks per kind (300)")
     p.add_argument("--pool", choices=("prefork", "solo"), default="prefork")
+    p.add_argument("--kinds", default="bare,tracked",
+                   help="task kinds per round: bare,tracked[,tracked-nometrics]")
     p.add_argument("--concurrency", type=int, default=2)
     p.add_argument("--modes", default="preloaded,stream",
                    help="comma-separated: preloaded, stream (default both)")
@@ -68,6 +81,9 @@ def parse_args() -> argparse.Namespace:
     args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     if not args.modes or set(args.modes) - {"preloaded", "stream"}:
         p.error("--modes: preloaded and/or stream")
+    args.kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
+    if args.kinds[:2] != ["bare", "tracked"] or set(args.kinds) - set(KINDS):
+        p.error("--kinds: bare,tracked, optionally followed by tracked-nometrics")
     if args.tasks < 1 or args.rounds < 1:
         p.error("--tasks and --rounds must be >= 1")
     return args
@@ -88,7 +104,14 @@ class Bench:
         self.last_tracked_ids: list[str] = []
 
     def _task(self, kind: str) -> Any:
-        return self.m.noop_tracked if kind == "tracked" else self.m.noop_bare
+        return self.m.noop_bare if kind == "bare" else self.m.noop_tracked
+
+    def _publish(self, kind: str, n: int) -> list[Any]:
+        task = self._task(kind)
+        if kind == "tracked-nometrics":
+            prefix = self.m.NO_METRICS_ID_PREFIX
+            return [task.apply_async(task_id=f"{prefix}{uuid.uuid4()}") for _ in range(n)]
+        return [task.apply_async() for _ in range(n)]
 
     def _join(self, results: list[Any]) -> None:
         self.ResultSet(results).join_native(timeout=self.args.timeout, propagate=True)
@@ -125,11 +148,10 @@ class Bench:
     def _run(self, kind: str, mode: str, n: int) -> dict[str, float]:
         from regiq_tasks.tracking.tracker import get_tracker
 
-        task = self._task(kind)
         if mode == "preloaded":
             self._control("cancel_consumer")
             t0 = time.perf_counter()
-            results = [task.apply_async() for _ in range(n)]
+            results = self._publish(kind, n)
             publish_s = time.perf_counter() - t0
             get_tracker(self.app).flush(timeout=30)  # producer's "queued" writes, untimed
             queued = self.raw.llen(self.queue_key)
@@ -141,7 +163,7 @@ class Bench:
             elapsed = time.perf_counter() - t0
         else:
             t0 = time.perf_counter()
-            results = [task.apply_async() for _ in range(n)]
+            results = self._publish(kind, n)
             publish_s = time.perf_counter() - t0
             self._join(results)
             elapsed = time.perf_counter() - t0
@@ -188,6 +210,8 @@ def main() -> int:
         worker_env["BENCH_NO_HOUSEKEEPER"] = "1"
     if args.no_metrics:
         worker_env["BENCH_NO_METRICS"] = "1"
+    if "tracked-nometrics" in args.kinds:
+        worker_env["BENCH_METRICS_SPLIT"] = "1"
     if args.switch_interval:
         worker_env["BENCH_SWITCH_INTERVAL"] = repr(args.switch_interval)
     stats_path = tmp / "archiver-stats.json"
@@ -211,15 +235,16 @@ def main() -> int:
         print(f"worker {hostname} ({args.pool}, c={concurrency})"
               f" ready in {ready_s:.1f} s; queue {queue}, prefix {prefix}")
         bench = Bench(args, throughput_app, worker, raw)
-        for kind in ("bare", "tracked"):  # warm up both pools and code paths
+        for kind in args.kinds:  # warm up the pools and code paths
             bench.run(kind, "stream", args.warmup)
         for r in range(args.rounds):
-            order = ("bare", "tracked") if r % 2 == 0 else ("tracked", "bare")
+            shift = r % len(args.kinds)  # the order rotates every round
+            order = args.kinds[shift:] + args.kinds[:shift]
             for mode in args.modes:
                 for kind in order:
                     fig = bench.run(kind, mode, args.tasks)
                     rounds.append({"round": r, "mode": mode, "kind": kind, **fig})
-                    print(f"  round {r} {mode:<9} {kind:<7} {fig['tasks_per_s']:7.1f} tasks/s"
+                    print(f"  round {r} {mode:<9} {kind:<17} {fig['tasks_per_s']:7.1f} tasks/s"
                           f"  ({fig['elapsed_s']:.2f} s, publish {fig['publish_s']:.2f} s;"
                           f" CPU ms/task: worker main "
                           f"{fig['cpu_ms_per_task_worker_main']:.2f}, children "
@@ -243,32 +268,48 @@ def main() -> int:
         raw.close()
     summary: dict[str, Any] = {}
     rows = []
+    tracked_kinds = args.kinds[1:]
     for mode in args.modes:
         med = {kind: common.median([x["tasks_per_s"] for x in rounds
                                     if x["mode"] == mode and x["kind"] == kind])
-               for kind in ("bare", "tracked")}
-        ratios = []
-        for r in range(args.rounds):  # per-round ratio: both kinds ran back to back
-            pair = {x["kind"]: x["tasks_per_s"] for x in rounds
+               for kind in args.kinds}
+        per_round: dict[str, list[float]] = {kind: [] for kind in tracked_kinds}
+        for r in range(args.rounds):  # per-round ratio: the kinds ran back to back
+            rate = {x["kind"]: x["tasks_per_s"] for x in rounds
                     if x["mode"] == mode and x["round"] == r}
-            ratios.append(pair["tracked"] / pair["bare"])
-        ratio = med["tracked"] / med["bare"]
-        summary[mode] = {"bare_median": med["bare"], "tracked_median": med["tracked"],
-                         "ratio_of_medians": ratio,
-                         "per_round_ratio_median": common.median(ratios),
-                         "per_round_ratios": ratios}
-        rows.append([mode, f"{med['bare']:.1f}", f"{med['tracked']:.1f}", f"{ratio:.3f}",
-                     f"{common.median(ratios):.3f}",
-                     "met" if ratio >= TARGET_RATIO else "NOT met"])
+            for kind in tracked_kinds:
+                per_round[kind].append(rate[kind] / rate["bare"])
+        summary[mode] = {"bare_median": med["bare"]}
+        for kind in tracked_kinds:
+            ratio = med[kind] / med["bare"]
+            name = kind.replace("-", "_")
+            summary[mode].update({f"{name}_median": med[kind], f"{name}_ratio_of_medians": ratio,
+                                  f"{name}_per_round_ratio_median": common.median(per_round[kind]),
+                                  f"{name}_per_round_ratios": per_round[kind]})
+            rows.append([mode, kind, f"{med['bare']:.1f}", f"{med[kind]:.1f}", f"{ratio:.3f}",
+                         f"{common.median(per_round[kind]):.3f}",
+                         "met" if ratio >= TARGET_RATIO else "NOT met"])
+        if "tracked-nometrics" in per_round:  # what the counters cost, round by round
+            drops = [b - a for a, b in zip(per_round["tracked"], per_round["tracked-nometrics"])]
+            summary[mode]["metrics_cost_per_round"] = drops
+            summary[mode]["metrics_cost_median"] = common.median(drops)
     print()
     print(f"no-op throughput, {args.pool} pool, {args.tasks} tasks x {args.rounds} rounds "
           f"per kind and mode (median tasks/s)")
-    print(common.table(["mode", "bare/s", "tracked/s", "ratio", "per-round ratio",
+    print(common.table(["mode", "kind", "bare/s", "kind/s", "ratio", "per-round ratio",
                         f"target >= {TARGET_RATIO}"], rows))
+    for mode in args.modes:
+        if "metrics_cost_median" in summary[mode]:
+            drops = summary[mode]["metrics_cost_per_round"]
+            cost = summary[mode]["metrics_cost_median"]
+            print(f"{mode}: the metric counters lower the per-round ratio by {cost:+.3f} "
+                  f"(median of rounds; rounds {min(drops):+.3f} .. {max(drops):+.3f}; "
+                  f"target <= {METRICS_COST_TARGET}: "
+                  f"{'met' if cost <= METRICS_COST_TARGET else 'NOT met'})")
     counts = verify["status_counts"]
     cpu_rows = []
     for mode in args.modes:
-        for kind in ("bare", "tracked"):
+        for kind in args.kinds:
             sel = [x for x in rounds if x["mode"] == mode and x["kind"] == kind]
             cpu_rows.append([mode, kind] + [
                 f"{common.median([x[f'cpu_ms_per_task_{name}'] for x in sel]):.3f}"

@@ -19,6 +19,10 @@ Diagnostics only (to attribute overhead, not for the headline figures):
 - ``BENCH_NO_METRICS=1``: the worker's ``apply.lua`` runs without its metric writes
   (the ``record_metrics`` call is cut from the script text before it is registered), to
   measure what the performance counters cost on the hot path.
+- ``BENCH_METRICS_SPLIT=1``: the worker registers both scripts and applies the changes
+  of jobs whose id starts with :data:`NO_METRICS_ID_PREFIX` without the metric writes,
+  so that one run compares tracked jobs with and without them back to back
+  (``bench_throughput.py --kinds bare,tracked,tracked-nometrics``).
 - ``BENCH_SWITCH_INTERVAL``: ``sys.setswitchinterval`` for the worker processes.
 - ``BENCH_ARCHIVER_STATS=<path>``: count the archiver's batches (rows, thread CPU and
   wall time per ``Archiver.run_once``) and write them as JSON to ``<path>`` at shutdown.
@@ -32,6 +36,7 @@ from typing import Any
 
 from celery import Celery
 
+import regiq_tasks.store as _store
 from regiq_tasks import TrackedTask, install
 from regiq_tasks.tracking.runtime import current_runtime
 
@@ -59,20 +64,37 @@ if os.environ.get("BENCH_DATABASE_URL"):
     _regiq["database_url"] = os.environ["BENCH_DATABASE_URL"]
 if os.environ.get("BENCH_PROGRESS_INTERVAL"):
     _regiq["progress_interval"] = float(os.environ["BENCH_PROGRESS_INTERVAL"])
+_ORIGINAL_LOAD = _store._load
+NO_METRICS_ID_PREFIX = "nm-"  # BENCH_METRICS_SPLIT: these jobs skip the metric writes
+_METRICS_CALL = "record_metrics(metric_keys(ARGV[1]), cur, after, status, new, now)"
+
+
+def _apply_without_metrics() -> str:
+    """apply.lua as the store registers it, with its ``record_metrics`` call cut out."""
+    text = _ORIGINAL_LOAD("apply.lua")
+    assert _METRICS_CALL in text, "apply.lua changed: update throughput_app"
+    return text.replace(_METRICS_CALL, "")
+
+
 if os.environ.get("BENCH_NO_METRICS") == "1":
-    import regiq_tasks.store as _store
+    _store._load = lambda name: (  # type: ignore[assignment]
+        _apply_without_metrics() if name == "apply.lua" else _ORIGINAL_LOAD(name))
+if os.environ.get("BENCH_METRICS_SPLIT") == "1":
+    LiveStore = _store.LiveStore
+    _init = LiveStore.__init__
 
-    _load = _store._load
-    _CALL = "record_metrics(metric_keys(ARGV[1]), cur, after, status, new, now)"
+    def _init_split(self: LiveStore, client: Any, *args: Any, **kwargs: Any) -> None:
+        _init(self, client, *args, **kwargs)
+        with_metrics = self._apply
+        without = client.register_script(_apply_without_metrics())
 
-    def _load_without_metrics(name: str) -> str:
-        text = _load(name)
-        if name == "apply.lua":
-            assert _CALL in text, "apply.lua changed: update BENCH_NO_METRICS"
-            text = text.replace(_CALL, "")
-        return text
+        def dispatch(keys: Any, args: Any, client: Any = None) -> Any:  # args[1]: job id
+            script = without if str(args[1]).startswith(NO_METRICS_ID_PREFIX) else with_metrics
+            return script(keys=keys, args=args, client=client)
 
-    _store._load = _load_without_metrics  # type: ignore[assignment]
+        self._apply = dispatch  # type: ignore[assignment]
+
+    LiveStore.__init__ = _init_split  # type: ignore[method-assign]
 install(app, **_regiq)
 
 if os.environ.get("BENCH_NO_HOUSEKEEPER") == "1":
