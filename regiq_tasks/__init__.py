@@ -19,6 +19,7 @@ from regiq_tasks.errors import (
     RegiqError,
     StoreUnavailable,
 )
+from regiq_tasks.health import get_health
 from regiq_tasks.install import install
 from regiq_tasks.metrics.performance import get_performance
 from regiq_tasks.metrics.realtime import get_realtime
@@ -26,7 +27,8 @@ from regiq_tasks.states import JobStatus
 from regiq_tasks.tracking.task import JobCancelled, TrackedTask
 
 __all__ = ["TrackedTask", "JobCancelled", "install", "get_job", "list_jobs", "get_history",
-           "get_pipeline", "get_performance", "get_realtime", "cancel_job", "cancel_pipeline",
+           "get_pipeline", "get_performance", "get_realtime", "get_health", "cancel_job",
+           "cancel_pipeline",
            "JobStatus", "Settings", "RegiqError",
            "ConfigurationError",
            "JobNotFound", "JobNotCancellable", "StoreUnavailable"]

@@ -35,6 +35,8 @@ DEFAULT_REDIS_TIMEOUT = 2.0  # s: socket connect/read timeout of the tracking Re
 DEFAULT_RESOURCE_INTERVAL = 0.5  # s: RSS sampling period in processes that run tasks
 DEFAULT_METRICS_RETENTION_DAYS = 35  # days hour snapshots of the job metrics are kept
 DEFAULT_AUTO_MIGRATE = True  # workers bring the history schema to head before archiving
+DEFAULT_HEALTH_TIMEOUT = 1.5  # s: the health answer waits this long for its checks
+DEFAULT_ARCHIVE_LAG = 60.0  # s: finished jobs waiting longer for the history: degraded
 
 
 def _to_bool(raw: Any) -> bool:
@@ -77,11 +79,13 @@ class Settings:
     resource_interval: float = DEFAULT_RESOURCE_INTERVAL
     auto_migrate: bool = DEFAULT_AUTO_MIGRATE
     metrics_retention_days: int = DEFAULT_METRICS_RETENTION_DAYS
+    health_timeout: float = DEFAULT_HEALTH_TIMEOUT
+    archive_lag: float = DEFAULT_ARCHIVE_LAG
 
     def __post_init__(self) -> None:
         for name in ("progress_interval", "live_ttl", "lost_after", "cancel_grace",
                      "flush_interval", "redis_timeout", "resource_interval",
-                     "backend_progress_interval"):
+                     "backend_progress_interval", "health_timeout", "archive_lag"):
             if getattr(self, name) <= 0:
                 raise ConfigurationError(f"regiq setting {name} must be > 0")
         if self.metrics_retention_days < 3:

@@ -8,6 +8,7 @@ from flask import Response, request
 from regiq_tasks.monitor.api import auth as _auth  # noqa: F401  (registers the token and role callbacks)
 from regiq_tasks.monitor.api.alerts import bp as alerts_bp
 from regiq_tasks.monitor.api.errors import register_error_handlers
+from regiq_tasks.monitor.api.health import bp as health_bp
 from regiq_tasks.monitor.api.jobs import bp as jobs_bp
 from regiq_tasks.monitor.api.meta import bp as meta_bp
 from regiq_tasks.monitor.api.performance import bp as performance_bp
@@ -16,8 +17,8 @@ from regiq_tasks.monitor.api.prometheus import bp as prometheus_bp
 from regiq_tasks.monitor.api.schemas import ERROR_SCHEMA, merge_duplicate_components
 from regiq_tasks.monitor.api.whoami import bp as whoami_bp
 
-BLUEPRINTS = (jobs_bp, pipelines_bp, performance_bp, alerts_bp, whoami_bp, prometheus_bp,
-              meta_bp)
+BLUEPRINTS = (jobs_bp, pipelines_bp, performance_bp, health_bp, alerts_bp, whoami_bp,
+              prometheus_bp, meta_bp)
 # apiflask settings of the API: bad input is 400, every error has one documented shape.
 API_CONFIG = {"VALIDATION_ERROR_STATUS_CODE": 400, "VALIDATION_ERROR_SCHEMA": ERROR_SCHEMA,
               "HTTP_ERROR_SCHEMA": ERROR_SCHEMA,

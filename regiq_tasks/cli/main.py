@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from regiq_tasks.alerts.cli import alerts
+from regiq_tasks.cli.health import health
 from regiq_tasks.cli.support import APP_HELP, app_option, clean_errors, print_json
 from regiq_tasks.cli.tables import JOB_COLUMNS, json_option, print_listing
 from regiq_tasks.cli.top import top
@@ -237,6 +238,7 @@ def token_revoke(token_id: int, database_url: str | None) -> None:
 
 main.add_command(alerts)
 main.add_command(top)
+main.add_command(health)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -70,7 +70,7 @@ def open_existing(url: str) -> Engine:
     parsed = parse_url(url)
     engine = _connect_existing(parsed)
     try:
-        if _revision(engine) is None:
+        if schema_revision(engine) is None:
             raise HistoryNotFound(f"{_shown(parsed)} has no regiq schema; {CREATE_HINT}")
     except BaseException:
         engine.dispose()
@@ -187,12 +187,13 @@ def current_revision(url: str) -> str | None:
     except HistoryNotFound:
         return None
     try:
-        return _revision(engine)
+        return schema_revision(engine)
     finally:
         engine.dispose()
 
 
-def _revision(engine: Engine) -> str | None:
+def schema_revision(engine: Engine) -> str | None:
+    """The revision of the history schema the engine's database holds (None: none)."""
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
         return context.get_current_revision()
