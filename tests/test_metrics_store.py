@@ -135,6 +135,22 @@ def test_windows_cross_minute_and_hour_copies(app: Celery, store: LiveStore) -> 
     assert points[0]["finished"] == 1 and points[0]["at"] is not None  # h0 .. h0 + 1h
 
 
+def test_a_series_point_counts_its_jobs_with_their_p50_and_p95_durations(
+        app: Celery, store: LiveStore) -> None:
+    now = time.time()
+    snap(app, now - 60)  # a point is the difference of the copies at two boundaries
+    for i, duration in enumerate((1.0, 1.0, 1.0, 8.0)):
+        record(store, f"s{i}", "failed" if i == 3 else "succeeded", duration)
+    snap(app, now)
+    points = {p["at"]: p for p in get_performance("5m", app=app, now=now)["series"]}
+    point = points[iso(int(now - 60) // 60 * 60)]
+    assert (point["finished"], point["failed"]) == (4, 1)
+    assert point["duration_p50_s"] == pytest.approx(1.0, rel=0.07)
+    assert point["duration_p95_s"] == pytest.approx(8.0, rel=0.07)
+    last = points[iso(int(now) // 60 * 60)]  # from the last copy to the live counters
+    assert last["finished"] == 0 and last["duration_p50_s"] is None
+
+
 def test_a_30_day_window_reads_the_earliest_hour_copy(app: Celery, store: LiveStore) -> None:
     h0 = (int(time.time()) // HOUR - 10) * HOUR
     snap(app, h0 + 5)

@@ -49,6 +49,7 @@ class SeriesPoint(Schema):
     at = _time()
     finished = fields.Integer(allow_none=True, required=True)
     failed = fields.Integer(allow_none=True, required=True)
+    duration_p50_s = _out_num()
     duration_p95_s = _out_num()
 
 

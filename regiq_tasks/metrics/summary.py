@@ -84,9 +84,12 @@ def summarize(entry: Sequence[Any], span_s: float) -> dict[str, Any]:
 
 
 def series_point(point: Sequence[float] | None) -> dict[str, Any]:
-    """``finished``, ``failed`` and ``duration_p95_s`` of a series point (None: unknown)."""
+    """``finished``, ``failed``, ``duration_p50_s`` and ``duration_p95_s`` of a series
+    point (None: unknown)."""
     if not point:
-        return {"finished": None, "failed": None, "duration_p95_s": None}
-    finished, failed, p95 = (float(v) for v in point)
+        return {"finished": None, "failed": None, "duration_p50_s": None,
+                "duration_p95_s": None}
+    finished, failed, p50, p95 = (float(v) for v in point)
     return {"finished": int(finished), "failed": int(failed),
+            "duration_p50_s": _round(bucket_value(int(p50))),
             "duration_p95_s": _round(bucket_value(int(p95)))}

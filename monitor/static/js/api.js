@@ -41,6 +41,7 @@ export async function api(path, {method = "GET", body, query, secret} = {}) {
 export const getJob = (id) => api(`/status/jobs/${encodeURIComponent(id)}`);
 export const listJobs = (query) => api("/status/jobs", {query});
 export const listHistory = (query) => api("/status/jobs/history", {query});
+export const getPerformance = (window) => api("/status/metrics/performance", {query: {window}});
 export const getPipeline = (id) => api(`/status/pipelines/${encodeURIComponent(id)}`);
 export const whoami = (secret) => api("/auth/whoami", {secret});
 export const cancelJob = (id, reason, terminate) =>

@@ -1,4 +1,4 @@
-// The page: sign-in, tabs, and wiring of the live table, detail, views, charts and alerts.
+// The page: sign-in, tabs, and wiring of the live table, detail, views, metrics and alerts.
 
 import {$, $$, clear} from "./dom.js";
 import {getJob, listJobs, token, whenUnauthorized, whoami} from "./api.js";
@@ -6,7 +6,7 @@ import {changed, onChange, reset, state, upsert, upsertAll} from "./state.js";
 import {filters, renderLive, setupLiveTable} from "./jobs.js";
 import {renderDetail, setupDetail, whenPipelineOpened} from "./detail.js";
 import {loadHistory, openPipeline, refreshPipeline, renderPipeline, setupViews, whenPipelineChosen} from "./views.js";
-import {addMetrics, drawDurations, drawThroughput} from "./charts.js";
+import {realtimeArrived, resetMetrics, setupMetrics, showMetricsTab} from "./metrics.js";
 import {connect, disconnect, follow} from "./live.js";
 import {alertArrived, loadAlerts, resetAlerts, setupAlerts} from "./alerts.js";
 
@@ -32,15 +32,14 @@ function showMetrics(metrics) {
   $("#stat-queued").textContent = String(metrics.jobs?.queued ?? "–");
   $("#stat-running").textContent = String(metrics.jobs?.running ?? "–");
   $("#stat-throughput").textContent = String(metrics.throughput?.finished_60s ?? "–");
-  addMetrics(metrics);
-  if (!$('[data-pane="charts"]').hidden) drawThroughput();
+  realtimeArrived(metrics);
 }
 
 function selectTab(name) {
   for (const tab of $$(".tab")) tab.setAttribute("aria-selected", String(tab.dataset.tab === name));
   for (const pane of $$(".pane")) pane.hidden = pane.dataset.pane !== name;
   if (name === "history") loadHistory(false);
-  if (name === "charts") { drawThroughput(); drawDurations(); }
+  showMetricsTab(name === "metrics");
 }
 
 function signedOut(message = "") {
@@ -48,6 +47,8 @@ function signedOut(message = "") {
   token.clear();
   reset();
   resetAlerts();
+  resetMetrics();
+  selectTab("live");
   $("#app").hidden = true;
   $("#signin").hidden = false;
   $("#whoami").hidden = $("#sign-out").hidden = true;
@@ -73,6 +74,7 @@ function setup() {
   setupDetail();
   setupViews();
   setupAlerts();
+  setupMetrics();
   whenPipelineOpened(openPipeline);
   whenPipelineChosen((id) => follow({pipeline_id: id}));
   whenUnauthorized(() => signedOut("The token is no longer valid: sign in again."));

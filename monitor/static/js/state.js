@@ -6,7 +6,6 @@ export const state = {
   jobs: new Map(),
   me: null,            // {name, role, can_cancel} from /auth/whoami
   selected: null,      // id of the job in the detail panel
-  metrics: [],         // recent `metrics` events, oldest first
 };
 
 const listeners = new Set();
@@ -40,6 +39,5 @@ export function reset() {
   state.jobs.clear();
   state.me = null;
   state.selected = null;
-  state.metrics = [];
   changed();
 }
