@@ -222,6 +222,8 @@ def test_the_metrics_tab_shows_what_get_performance_answers_and_refreshes_itself
         # per minute over a span that grew by the seconds between the two reads
         rate = float(row.locator("td.rate").text_content() or "nan")
         assert rate == pytest.approx(figures["throughput_per_min"], rel=0.1)
+        incoming = float(row.locator("td.incoming").text_content() or "nan")
+        assert incoming == pytest.approx(figures["published_per_min"], rel=0.1)
     jobs.run("one-more", "fetch")  # the shown tab reads the window again by itself
     expect(type_row(table, "fetch").locator("td.finished")).to_have_text("5")
     expect(table.locator("tfoot td.finished")).to_have_text("10")

@@ -17,6 +17,7 @@ function failure(perf) {
 
 // [title, cell class, value of (figures over the window, jobs active now)]
 const COLUMNS = [
+  ["In / min", "incoming", (p) => number(p.published_per_min)],
   ["Finished", "finished", (p) => String(p.count || 0)],
   ["Per min", "rate", (p) => number(p.throughput_per_min)],
   ["Failed", "failure", failure],
