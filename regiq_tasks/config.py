@@ -37,6 +37,16 @@ DEFAULT_METRICS_RETENTION_DAYS = 35  # days hour snapshots of the job metrics ar
 DEFAULT_AUTO_MIGRATE = True  # workers bring the history schema to head before archiving
 DEFAULT_HEALTH_TIMEOUT = 1.5  # s: the health answer waits this long for its checks
 DEFAULT_ARCHIVE_LAG = 60.0  # s: finished jobs waiting longer for the history: degraded
+# Resource alerts (docs/alerts.md): thresholds, and how long each condition must hold
+# (and then be clear) before it raises (and resolves) its alert.
+DEFAULT_ALERT_WATCH_INTERVAL = 5.0  # s between two evaluations (one worker, a lease)
+DEFAULT_ALERT_QUEUE_WAIT = 300.0  # s the oldest queued tracked job may wait: queue_backlog
+DEFAULT_ALERT_NO_CONSUMER_FOR = 60.0  # s jobs wait on a queue nobody consumes: no_consumer
+DEFAULT_ALERT_DISK = 90.0  # % used of a worker's disk path: disk_space HIGH
+DEFAULT_ALERT_DISK_CRITICAL = 97.0  # % used: disk_space CRITICAL
+DEFAULT_ALERT_HOST_MEMORY = 90.0  # % of a worker host's memory used: worker_memory
+DEFAULT_ALERT_HOST_CPU = 95.0  # % CPU of a worker's host: host_cpu
+DEFAULT_ALERT_RESOURCE_FOR = 300.0  # s memory or CPU stays over its threshold
 
 
 def _to_bool(raw: Any) -> bool:
@@ -81,6 +91,20 @@ class Settings:
     metrics_retention_days: int = DEFAULT_METRICS_RETENTION_DAYS
     health_timeout: float = DEFAULT_HEALTH_TIMEOUT
     archive_lag: float = DEFAULT_ARCHIVE_LAG
+    alert_watch_interval: float = DEFAULT_ALERT_WATCH_INTERVAL
+    alert_queue_wait: float = DEFAULT_ALERT_QUEUE_WAIT
+    alert_queue_wait_for: float = 0.0
+    alert_no_consumer_for: float = DEFAULT_ALERT_NO_CONSUMER_FOR
+    alert_archive_lag_for: float = 0.0
+    alert_worker_offline_for: float = 0.0
+    alert_disk: float = DEFAULT_ALERT_DISK
+    alert_disk_critical: float = DEFAULT_ALERT_DISK_CRITICAL
+    alert_disk_for: float = 0.0
+    alert_host_memory: float = DEFAULT_ALERT_HOST_MEMORY
+    alert_worker_rss: int = 0
+    alert_memory_for: float = DEFAULT_ALERT_RESOURCE_FOR
+    alert_host_cpu: float = DEFAULT_ALERT_HOST_CPU
+    alert_host_cpu_for: float = DEFAULT_ALERT_RESOURCE_FOR
 
     def __post_init__(self) -> None:
         for name in ("progress_interval", "live_ttl", "lost_after", "cancel_grace",
@@ -88,6 +112,18 @@ class Settings:
                      "backend_progress_interval", "health_timeout", "archive_lag"):
             if getattr(self, name) <= 0:
                 raise ConfigurationError(f"regiq setting {name} must be > 0")
+        for name in ("alert_watch_interval", "alert_queue_wait"):
+            if getattr(self, name) <= 0:
+                raise ConfigurationError(f"regiq setting {name} must be > 0")
+        for name in ("alert_queue_wait_for", "alert_no_consumer_for", "alert_archive_lag_for",
+                     "alert_worker_offline_for", "alert_disk_for", "alert_memory_for",
+                     "alert_host_cpu_for", "alert_worker_rss"):
+            if getattr(self, name) < 0:
+                raise ConfigurationError(f"regiq setting {name} must be >= 0")
+        for name in ("alert_disk", "alert_disk_critical", "alert_host_memory",
+                     "alert_host_cpu"):
+            if not 0 < getattr(self, name) <= 100:
+                raise ConfigurationError(f"regiq setting {name} must be a percentage in (0, 100]")
         if self.metrics_retention_days < 3:
             raise ConfigurationError("regiq setting metrics_retention_days must be >= 3")
         if not self.key_prefix:

@@ -21,6 +21,7 @@ from typing import Any
 from regiq_tasks.hooks import Duty, Hooks, JobEnded
 from regiq_tasks.housekeeping.keeper import REAPER, reap_interval
 from regiq_tasks.states import JobStatus
+from regiq_tasks.store.keys import WATCH_LOCK
 from regiq_tasks.tracking.tracker import Tracker, get_tracker
 from regiq_tasks.tracking.transitions import task_options
 
@@ -66,6 +67,15 @@ def register(hooks: Hooks) -> None:
     """Subscribe the alerts feature to the tracking core's hooks."""
     hooks.job_finished.append(on_job_finished)
     hooks.duties.append(Duty(REAPER, reap_interval, check_overdue))  # at the reaper's pace
+    hooks.duties.append(Duty(WATCH_LOCK, lambda settings: settings.alert_watch_interval,
+                             _watch_resources))
+
+
+def _watch_resources(tracker: Tracker) -> int:
+    """The resource alerts' duty (imported when it first runs: it needs the store)."""
+    from regiq_tasks.alerts.resource_rules import watch_resources
+
+    return watch_resources(tracker)
 
 
 def _overdue(tracker: Tracker, now: float) -> list[tuple[str, float]]:

@@ -55,6 +55,11 @@ key                            type         meaning
 ``P alerts:overdue:<id>``      string       marks a running job already reported as
                                             overdue (``job_overdue``); TTL 1 day.
                                             Written and read by the reaper's check.
+``P alerts:watch``             hash         the resource alerts' conditions: field =
+                                            fingerprint, value = JSON {rule, key,
+                                            since, clear_since, alert_id}. No TTL
+                                            (fields go when a condition clears).
+                                            Written and read by the watch duty.
 ``P socketio``                 pub/sub      Flask-SocketIO message-queue channel: the
                                             alert tasks emit ``alert`` events on it;
                                             the monitor servers (``SocketIO(channel=``
@@ -137,6 +142,7 @@ ARCHIVER_LOCK = "archiver"  # lease names (``P lock:<name>``) of the housekeepin
 REAPER_LOCK = "reaper"  # the lost-job reaper (and the duties that keep its pace)
 EXPIRY_LOCK = "expiry"  # live-store expiry of archived jobs
 METRICS_LOCK = "metrics"  # the metrics snapshot duty
+WATCH_LOCK = "alert-watch"  # the resource alerts' evaluation
 SCOPE_ALL = "all"  # metrics scope of every job
 SNAPSHOT_KINDS = ("m", "h")  # metric snapshot kinds: minute, hour
 ROOM_ALL = "all"  # Socket.IO room of the clients subscribed to every job
@@ -258,6 +264,11 @@ class Keys:
     def alert_overdue(self, job_id: str) -> str:
         """Marker of a running job already reported as overdue."""
         return f"{self.prefix}alerts:overdue:{job_id}"
+
+    @property
+    def alert_watch(self) -> str:
+        """The resource alerts' conditions, by fingerprint."""
+        return f"{self.prefix}alerts:watch"
 
     @property
     def socketio_channel(self) -> str:
