@@ -11,6 +11,7 @@ from regiq_tasks.errors import ConfigurationError
 
 DEFAULT_TICK = 0.1  # s: the relay emits per room at most once per tick
 DEFAULT_METRICS_INTERVAL = 2.0  # s between two `metrics` events
+DEFAULT_HEALTH_INTERVAL = 10.0  # s between two `health` events
 DEFAULT_LEASE_TTL = 5.0  # s: a relay that stops renewing is replaced after this
 ROOM_REFRESH = 2.0  # s: each monitor re-announces its subscribed rooms this often
 ROOM_TTL = 10.0  # s: a room not re-announced this long counts as empty
@@ -27,6 +28,7 @@ class LiveConfig:
     tick: float = DEFAULT_TICK
     max_rate: float = 10.0
     metrics_interval: float = DEFAULT_METRICS_INTERVAL
+    health_interval: float = DEFAULT_HEALTH_INTERVAL
     lease_ttl: float = DEFAULT_LEASE_TTL
     relay: str = "auto"
     token_recheck: float = DEFAULT_TOKEN_RECHECK
@@ -41,6 +43,8 @@ class LiveConfig:
                    max_rate=_positive(config, "REGIQ_LIVE_MAX_RATE", settings.live_max_rate),
                    metrics_interval=_positive(config, "REGIQ_LIVE_METRICS_INTERVAL",
                                               DEFAULT_METRICS_INTERVAL),
+                   health_interval=_positive(config, "REGIQ_LIVE_HEALTH_INTERVAL",
+                                             DEFAULT_HEALTH_INTERVAL),
                    lease_ttl=_positive(config, "REGIQ_LIVE_LEASE_TTL", DEFAULT_LEASE_TTL),
                    relay=str(config.get("REGIQ_LIVE_RELAY", "auto")),
                    token_recheck=_positive(config, "REGIQ_LIVE_TOKEN_RECHECK",

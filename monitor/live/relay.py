@@ -26,7 +26,7 @@ import redis
 from regiq_tasks.errors import StoreUnavailable
 from regiq_tasks.monitor.live.coalesce import Coalescer, Sendable
 from regiq_tasks.monitor.live.config import ROOM_REFRESH, LiveConfig
-from regiq_tasks.monitor.live.metrics import MetricsReader
+from regiq_tasks.monitor.live.metrics import HealthBroadcast, MetricsReader
 from regiq_tasks.monitor.live.rooms import RoomRegistry, rooms_of
 from regiq_tasks.states import FINAL_STATUSES
 from regiq_tasks.store import LiveStore
@@ -59,6 +59,8 @@ class Relay:
         self.may_lead = may_lead
         self.lease = Lease(self.client, keys.lock(RELAY_LOCK), config.lease_ttl)
         self.metrics = MetricsReader(celery_app)
+        self.health = HealthBroadcast(
+            celery_app, lambda doc: server.emit("health", doc, namespace="/"))
         self.coalescer = Coalescer(config.max_rate, config.tick)
         self.ticks = 0
         self.last_read = ""
@@ -66,7 +68,8 @@ class Relay:
         self._finals: OrderedDict[str, None] = OrderedDict()  # final records emitted
         self._started = (time.monotonic(), self._newest())  # where this process joined
         self._stop = threading.Event()
-        self._due = {"announce": 0.0, "lease": 0.0, "tick": 0.0, "metrics": 0.0, "trim": 0.0}
+        self._due = {"announce": 0.0, "lease": 0.0, "tick": 0.0, "metrics": 0.0, "trim": 0.0,
+                     "health": 0.0}
 
     @property
     def leading(self) -> bool:
@@ -123,6 +126,8 @@ class Relay:
             self.flush()
         if self._due_now("metrics", now, self.config.metrics_interval):
             self.server.emit("metrics", self.metrics.read(), namespace="/")
+        if self._due_now("health", now, self.config.health_interval):
+            self.health.start()
         if self._due_now("trim", now, TRIM_INTERVAL):
             self.registry.trim()
 

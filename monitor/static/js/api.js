@@ -9,6 +9,7 @@ export class ApiError extends Error {
     super(error.message || `HTTP ${status}`);
     this.status = status;
     this.code = error.code || "error";
+    this.body = body;
   }
 }
 
@@ -43,6 +44,7 @@ export const listJobs = (query) => api("/status/jobs", {query});
 export const listHistory = (query) => api("/status/jobs/history", {query});
 export const getPerformance = (window) => api("/status/metrics/performance", {query: {window}});
 export const getPipeline = (id) => api(`/status/pipelines/${encodeURIComponent(id)}`);
+export const getHealth = () => api("/status/system/health");
 export const whoami = (secret) => api("/auth/whoami", {secret});
 export const cancelJob = (id, reason, terminate) =>
   api(`/status/jobs/${encodeURIComponent(id)}/cancel`, {method: "PUT", body: {reason, terminate}});

@@ -17,7 +17,7 @@ export function setConnection(stateName, detail) {
   node.title = detail || "Live connection";
 }
 
-// handlers: {catchUp(), metrics(m), alert(a), refused(message)}
+// handlers: {catchUp(), metrics(m), alert(a), health(h), refused(message)}
 export function connect(handlers) {
   disconnect();
   rooms.clear();
@@ -46,6 +46,7 @@ export function connect(handlers) {
   socket.on("job_updates", upsertAll);
   socket.on("metrics", handlers.metrics);
   socket.on("alert", handlers.alert);
+  socket.on("health", handlers.health);
   socket.on("error", (body) => console.warn("regiq live:", body));
 }
 

@@ -9,6 +9,7 @@ import {loadHistory, openPipeline, refreshPipeline, renderPipeline, setupViews, 
 import {realtimeArrived, resetMetrics, setupMetrics, showMetricsTab} from "./metrics.js";
 import {connect, disconnect, follow} from "./live.js";
 import {alertArrived, loadAlerts, resetAlerts, setupAlerts} from "./alerts.js";
+import {loadHealth, resetHealth, showHealth} from "./health.js";
 
 const CATCH_UP_LIMIT = 200;
 
@@ -21,7 +22,7 @@ async function catchUp() {
   } catch (error) {
     console.warn("regiq: catch-up failed", error);
   }
-  await Promise.all([refreshPipeline(), loadAlerts()]);
+  await Promise.all([refreshPipeline(), loadAlerts(), loadHealth()]);
   if (state.selected) upsert(await getJob(state.selected).catch(() => null));
   changed();
 }
@@ -48,6 +49,7 @@ function signedOut(message = "") {
   reset();
   resetAlerts();
   resetMetrics();
+  resetHealth();
   selectTab("live");
   $("#app").hidden = true;
   $("#signin").hidden = false;
@@ -64,7 +66,7 @@ async function signIn(secret) {
   document.body.dataset.role = me.role;
   $("#signin").hidden = true;
   $("#app").hidden = false;
-  connect({catchUp, metrics: showMetrics, alert: alertArrived,
+  connect({catchUp, metrics: showMetrics, alert: alertArrived, health: showHealth,
            refused: (message) => signedOut(`Live connection refused: ${message}`)});
   changed();
 }
