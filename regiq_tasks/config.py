@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import tempfile
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -35,6 +36,9 @@ DEFAULT_REDIS_TIMEOUT = 2.0  # s: socket connect/read timeout of the tracking Re
 DEFAULT_RESOURCE_INTERVAL = 0.5  # s: RSS sampling period in processes that run tasks
 DEFAULT_METRICS_RETENTION_DAYS = 35  # days hour snapshots of the job metrics are kept
 DEFAULT_AUTO_MIGRATE = True  # workers bring the history schema to head before archiving
+DEFAULT_SAMPLE_INTERVAL = 5.0  # s between two resource samples of a worker (process tree, host)
+DEFAULT_DISK_PATHS = ""  # comma-separated paths whose disk use workers sample; empty: cwd, temp
+DEFAULT_WORKER_TTL = 3600.0  # s a worker's samples are kept after its last one (then it is gone)
 
 
 def _to_bool(raw: Any) -> bool:
@@ -77,17 +81,29 @@ class Settings:
     resource_interval: float = DEFAULT_RESOURCE_INTERVAL
     auto_migrate: bool = DEFAULT_AUTO_MIGRATE
     metrics_retention_days: int = DEFAULT_METRICS_RETENTION_DAYS
+    sample_interval: float = DEFAULT_SAMPLE_INTERVAL
+    disk_paths: str = DEFAULT_DISK_PATHS
+    worker_ttl: float = DEFAULT_WORKER_TTL
 
     def __post_init__(self) -> None:
         for name in ("progress_interval", "live_ttl", "lost_after", "cancel_grace",
                      "flush_interval", "redis_timeout", "resource_interval",
-                     "backend_progress_interval"):
+                     "backend_progress_interval", "sample_interval", "worker_ttl"):
             if getattr(self, name) <= 0:
                 raise ConfigurationError(f"regiq setting {name} must be > 0")
         if self.metrics_retention_days < 3:
             raise ConfigurationError("regiq setting metrics_retention_days must be >= 3")
         if not self.key_prefix:
             raise ConfigurationError("regiq setting key_prefix must not be empty")
+
+    @property
+    def disk_path_list(self) -> tuple[str, ...]:
+        """The paths whose disk use a worker samples: ``disk_paths`` split at commas, or
+        the working directory and the temporary directory (once if they are the same)."""
+        paths = [p.strip() for p in self.disk_paths.split(",") if p.strip()]
+        if not paths:
+            paths = [os.getcwd(), tempfile.gettempdir()]
+        return tuple(dict.fromkeys(paths))
 
     @property
     def effective_broker_url(self) -> str:
