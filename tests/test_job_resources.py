@@ -89,7 +89,10 @@ def test_a_jobs_cpu_time_read_from_another_thread_is_its_own_threads() -> None:
         pass
     wait_for(lambda: holder[0].resources()["cpu_time_s"] >= 0.3, 10, "the job's CPU")
     figures = holder[0].resources(live=True)
+    holder[0].thread_clock = None  # a platform without per-thread clocks: unknown from here
+    unknown = holder[0].resources(live=True)
     release.set()
     thread.join(10)
     assert 0.3 <= figures["cpu_time_s"] < 0.55
     assert set(figures) == {"cpu_time_s", "cpu_percent", "peak_rss_bytes", "rss_bytes"}
+    assert (unknown["cpu_time_s"], unknown["cpu_percent"]) == (None, None)

@@ -42,10 +42,10 @@ class JobRuntime:
     """Progress, rate and resource figures of one running job in this process."""
 
     __slots__ = ("job_id", "task", "started_wall", "started_mono", "cpu_process", "cpu_thread",
-                 "thread_clock", "shared_process", "next_flush", "next_backend", "current",
-                 "total", "message", "rate", "flushed_current", "flushed_at", "cancelled",
-                 "metadata", "metadata_dirty", "rss", "peak_rss", "outcome", "error", "skip",
-                 "terminate_at", "worker", "identity")
+                 "thread_id", "thread_clock", "shared_process", "next_flush", "next_backend",
+                 "current", "total", "message", "rate", "flushed_current", "flushed_at",
+                 "cancelled", "metadata", "metadata_dirty", "rss", "peak_rss", "outcome",
+                 "error", "skip", "terminate_at", "worker", "identity")
 
     def __init__(self, job_id: str, task: Any, started_wall: float, rss: int) -> None:
         self.job_id = job_id
@@ -53,8 +53,9 @@ class JobRuntime:
         self.started_wall = started_wall
         self.started_mono = time.monotonic()
         self.cpu_process = time.process_time()
-        self.thread_clock = _thread_clock()  # the job's thread: read by the heartbeat too
-        self.cpu_thread = self._thread_cpu()
+        self.thread_id = threading.get_ident()  # the job's thread
+        self.thread_clock = _thread_clock()  # its CPU clock: the heartbeat reads it too
+        self.cpu_thread = self._thread_cpu() or 0.0
         self.shared_process = False  # another job ran in this process at the same time
         self.next_flush = 0.0
         self.next_backend = 0.0
@@ -98,11 +99,15 @@ class JobRuntime:
             return None
         return round(max(0.0, (self.total - self.current) / self.rate), 3)
 
-    def _thread_cpu(self) -> float:
-        """CPU seconds of the job's thread (from any thread where the platform allows)."""
-        if self.thread_clock is None:
-            return time.thread_time()
-        return time.clock_gettime(self.thread_clock)
+    def _thread_cpu(self) -> float | None:
+        """CPU seconds of the job's thread; None where they cannot be read from the
+        calling thread (no per-thread clock on this platform, or the thread ended)."""
+        if self.thread_clock is not None:
+            try:
+                return time.clock_gettime(self.thread_clock)
+            except OSError:
+                return None
+        return time.thread_time() if threading.get_ident() == self.thread_id else None
 
     def resources(self, live: bool = False) -> dict[str, Any]:
         """CPU time, CPU percent (mean since the start) and peak RSS of the job so far;
@@ -112,13 +117,14 @@ class JobRuntime:
         several jobs share the process, the job's CPU is its own thread's.
         """
         wall = max(1e-9, time.monotonic() - self.started_mono)
+        cpu: float | None = time.process_time() - self.cpu_process
         if self.shared_process:
-            cpu = self._thread_cpu() - self.cpu_thread
-        else:
-            cpu = time.process_time() - self.cpu_process
-        figures: dict[str, Any] = {"cpu_time_s": round(cpu, 6),
-                                   "cpu_percent": round(100.0 * cpu / wall, 2),
-                                   "peak_rss_bytes": self.peak_rss or None}
+            now = self._thread_cpu()
+            cpu = None if now is None else now - self.cpu_thread
+        figures: dict[str, Any] = {
+            "cpu_time_s": None if cpu is None else round(cpu, 6),
+            "cpu_percent": None if cpu is None else round(100.0 * cpu / wall, 2),
+            "peak_rss_bytes": self.peak_rss or None}
         if live:
             figures["rss_bytes"] = self.rss or None
         return figures
