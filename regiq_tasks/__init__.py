@@ -18,20 +18,21 @@ from regiq_tasks.errors import (
     JobNotFound,
     RegiqError,
     StoreUnavailable,
+    WorkerNotFound,
 )
 from regiq_tasks.health import get_health
 from regiq_tasks.install import install
 from regiq_tasks.metrics.performance import get_performance
 from regiq_tasks.metrics.realtime import get_realtime
+from regiq_tasks.resources.workers import get_worker, list_workers
 from regiq_tasks.states import JobStatus
 from regiq_tasks.tracking.task import JobCancelled, TrackedTask
 
 __all__ = ["TrackedTask", "JobCancelled", "install", "get_job", "list_jobs", "get_history",
-           "get_pipeline", "get_performance", "get_realtime", "get_health", "cancel_job",
-           "cancel_pipeline",
-           "JobStatus", "Settings", "RegiqError",
+           "get_pipeline", "get_performance", "get_realtime", "get_health", "list_workers",
+           "get_worker", "cancel_job", "cancel_pipeline", "JobStatus", "Settings", "RegiqError",
            "ConfigurationError",
-           "JobNotFound", "JobNotCancellable", "StoreUnavailable"]
+           "JobNotFound", "JobNotCancellable", "StoreUnavailable", "WorkerNotFound"]
 
 
 def __getattr__(name: str) -> Any:

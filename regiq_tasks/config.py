@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import tempfile
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -47,6 +48,9 @@ DEFAULT_ALERT_DISK_CRITICAL = 97.0  # % used: disk_space CRITICAL
 DEFAULT_ALERT_HOST_MEMORY = 90.0  # % of a worker host's memory used: worker_memory
 DEFAULT_ALERT_HOST_CPU = 95.0  # % CPU of a worker's host: host_cpu
 DEFAULT_ALERT_RESOURCE_FOR = 300.0  # s memory or CPU stays over its threshold
+DEFAULT_SAMPLE_INTERVAL = 5.0  # s between two resource samples of a worker (process tree, host)
+DEFAULT_DISK_PATHS = ""  # comma-separated paths whose disk use workers sample; empty: cwd, temp
+DEFAULT_WORKER_TTL = 3600.0  # s a worker's samples are kept after its last one (then it is gone)
 
 
 def _to_bool(raw: Any) -> bool:
@@ -105,11 +109,15 @@ class Settings:
     alert_memory_for: float = DEFAULT_ALERT_RESOURCE_FOR
     alert_host_cpu: float = DEFAULT_ALERT_HOST_CPU
     alert_host_cpu_for: float = DEFAULT_ALERT_RESOURCE_FOR
+    sample_interval: float = DEFAULT_SAMPLE_INTERVAL
+    disk_paths: str = DEFAULT_DISK_PATHS
+    worker_ttl: float = DEFAULT_WORKER_TTL
 
     def __post_init__(self) -> None:
         for name in ("progress_interval", "live_ttl", "lost_after", "cancel_grace",
                      "flush_interval", "redis_timeout", "resource_interval",
-                     "backend_progress_interval", "health_timeout", "archive_lag"):
+                     "backend_progress_interval", "health_timeout", "archive_lag",
+                     "sample_interval", "worker_ttl"):
             if getattr(self, name) <= 0:
                 raise ConfigurationError(f"regiq setting {name} must be > 0")
         for name in ("alert_watch_interval", "alert_queue_wait"):
@@ -128,6 +136,15 @@ class Settings:
             raise ConfigurationError("regiq setting metrics_retention_days must be >= 3")
         if not self.key_prefix:
             raise ConfigurationError("regiq setting key_prefix must not be empty")
+
+    @property
+    def disk_path_list(self) -> tuple[str, ...]:
+        """The paths whose disk use a worker samples: ``disk_paths`` split at commas, or
+        the working directory and the temporary directory (once if they are the same)."""
+        paths = [p.strip() for p in self.disk_paths.split(",") if p.strip()]
+        if not paths:
+            paths = [os.getcwd(), tempfile.gettempdir()]
+        return tuple(dict.fromkeys(paths))
 
     @property
     def effective_broker_url(self) -> str:

@@ -43,6 +43,14 @@ class JobNotFound(RegiqError, LookupError):
         self.job_id = job_id
 
 
+class WorkerNotFound(RegiqError, LookupError):
+    """No worker of this name samples itself now or did within ``worker_ttl``."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no worker named {name!r}")
+        self.name = name
+
+
 class JobNotCancellable(RegiqError):
     """The job already reached a final status that a cancel cannot change."""
 

@@ -19,7 +19,10 @@ hook                   called with                            from
 ``job_finished``       ``(app, JobEnded)``                    the writer thread or the
                                                               reaper, once the store has
                                                               confirmed a final change
-``worker_started``     ``(app, hostname)``                    the worker's main process
+``worker_started``     ``(app, hostname, worker)``            the worker's main process,
+                                                              once it is ready; ``worker``
+                                                              is Celery's WorkController
+                                                              (its pool), or None
 ``worker_stopping``    ``(app)``                              the worker's main process
 ``duties``             :class:`Duty` (name, interval, fn)     the housekeeping thread,
                                                               one worker at a time under
@@ -73,7 +76,7 @@ class Hooks:
     job_started: list[Callable[[Any, Any, str], None]] = field(default_factory=list)
     progress_flushed: list[Callable[[Any, Sequence[Any]], None]] = field(default_factory=list)
     job_finished: list[Callable[[Any, JobEnded], None]] = field(default_factory=list)
-    worker_started: list[Callable[[Any, str | None], None]] = field(default_factory=list)
+    worker_started: list[Callable[[Any, str | None, Any], None]] = field(default_factory=list)
     worker_stopping: list[Callable[[Any], None]] = field(default_factory=list)
     duties: list[Duty] = field(default_factory=list)
     features: set[str] = field(default_factory=set)  # names of the registered features

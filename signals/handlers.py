@@ -88,8 +88,9 @@ def on_process_shutdown(**_: Any) -> None:
 
 def on_worker_ready(sender: Any = None, **_: Any) -> None:
     hostname = getattr(sender, "hostname", None)
+    worker = getattr(sender, "controller", None)  # the sender is the worker's consumer
     for app in _apps:
-        lifecycle.on_worker_ready(app, hostname)
+        lifecycle.on_worker_ready(app, hostname, worker)
         start_housekeeper(app, hostname)
         tracker = get_tracker(app)
         tracker.add_duty("revoke-watch", REVOKE_WATCH_INTERVAL, RevokeWatch(tracker))

@@ -1,6 +1,8 @@
 """Settings: app config first, then environment, then defaults; bad values refused."""
 
 import dataclasses
+import os
+import tempfile
 
 import pytest
 
@@ -19,6 +21,16 @@ def test_the_environment_overrides_defaults_and_app_config_overrides_the_environ
     env = {"REGIQ_KEY_PREFIX": "env:", "REGIQ_LOST_AFTER": "30", "REGIQ_LIVE_TTL": "10"}
     s = Settings.from_sources({"regiq_key_prefix": "app:"}, env)
     assert (s.key_prefix, s.lost_after, s.live_ttl) == ("app:", 30.0, 10.0)
+
+
+def test_sampling_settings_default_to_5_s_an_hour_and_the_working_and_temp_dirs() -> None:
+    s = Settings.from_sources({}, {})
+    assert (s.sample_interval, s.worker_ttl) == (5.0, 3600.0)
+    assert s.disk_path_list == tuple(dict.fromkeys([os.getcwd(), tempfile.gettempdir()]))
+    named = Settings.from_sources({}, {"REGIQ_DISK_PATHS": " /data, /tmp ,,/data"})
+    assert named.disk_path_list == ("/data", "/tmp")
+    with pytest.raises(ConfigurationError, match="sample_interval"):
+        Settings.from_sources({}, {"REGIQ_SAMPLE_INTERVAL": "0"})
 
 
 def test_postgresql_urls_map_to_the_psycopg_driver() -> None:

@@ -10,11 +10,14 @@
 * The default configuration (broker, results and tracking in one Redis), restarted
   empty under a prefork worker: the worker reconnects (Celery/kombu 5.7), 0 lost.
 * The live relay goes on relaying within seconds.
+* A worker's resource sampling while the tracking Redis is down: the worker runs its
+  jobs, logs the failed samples once, and samples again when Redis is back.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,7 +28,7 @@ import redis
 from celery import Celery
 from sqlalchemy import func, select
 
-from regiq_tasks import get_job, list_jobs
+from regiq_tasks import get_job, list_jobs, list_workers
 from regiq_tasks.history import JobHistory
 from regiq_tasks.history.repository import get_job as history_job
 from regiq_tasks.housekeeping.keeper import start_housekeeper, stop_housekeeper
@@ -226,6 +229,35 @@ def test_with_redis_as_the_broker_too_a_worker_reconnects_and_jobs_sent_afterwar
     assert worker.process.poll() is None, worker.log.read_text()[-3000:]
     assert "Connection to broker lost" in worker.log.read_text()
     assert_archived_once(app, before, after)
+
+
+@pytest.mark.prefork
+def test_a_worker_runs_its_jobs_while_samples_cannot_be_written_and_samples_again_after(
+        make_app: Callable[..., Celery], redis_url: str, volatile_redis: RedisServer,
+        prefork_worker: Callable[..., Any]) -> None:
+    app = make_app(redis_url=volatile_redis.url, broker_url=redis_url)
+    worker = prefork_worker(app, tracking_redis_url=volatile_redis.url, broker_url=redis_url,
+                            env={"REGIQ_SAMPLE_INTERVAL": "0.5"})
+
+    def listed() -> bool:
+        return worker.name in {w["name"] for w in list_workers(app=app)["items"]}
+
+    wait_for(listed, 20, "the worker's first sample")
+    volatile_redis.stop()
+    # the broker is another Redis: jobs arrive and run while samples fail, among them
+    # one that lasts four sample intervals
+    long_job = app.tasks["t.sleep"].delay(2.0)
+    assert run_jobs(app, 5) and long_job.get(timeout=30) == 2.0
+    wait_for(lambda: "not written" in worker.log.read_text(), 10, "a failed sample logged")
+    assert worker.process.poll() is None
+    volatile_redis.start()  # empty: listed again only by new samples
+    wait_for(listed, RECOVER_WITHIN, "sampling to resume")
+    recovered = wait_for(lambda: re.search(r"written again after (\d+) failed",
+                                           worker.log.read_text()), 5, "the recovery logged")
+    assert int(recovered.group(1)) >= 3  # it kept trying through the outage
+    log = worker.log.read_text()
+    assert log.count("resource sample of") == 1, log[-3000:]  # one warning a minute at most
+    assert worker.process.poll() is None
 
 
 def test_the_live_relay_goes_on_relaying_after_redis_comes_back_empty(

@@ -31,7 +31,8 @@ from regiq_tasks.store.keys import (
 PINNED = {"prefix", "job", "index_all", "index", "running", "expiry", "events", "archive",
           "archive_dropped", "pipeline_cancel", "lock", "alert_failures", "alert_burst",
           "alert_overdue", "socketio_channel", "relay_last_id", "live_rooms", "metrics_cum",
-          "metrics_scopes", "metrics_snapshot", "metrics_snapshots", "metrics_finished"}
+          "metrics_scopes", "metrics_snapshot", "metrics_snapshots", "metrics_finished",
+          "workers", "worker", "worker_samples", "alert_watch"}
 
 
 def test_every_key_name_is_pinned() -> None:
@@ -52,6 +53,7 @@ def test_every_key_name_is_pinned() -> None:
     assert k.alert_failures("ingest") == "p:alerts:failures:ingest"
     assert k.alert_burst("ingest") == "p:alerts:burst:ingest"
     assert k.alert_overdue("abc") == "p:alerts:overdue:abc"
+    assert k.alert_watch == "p:alerts:watch"
     assert k.socketio_channel == "p:socketio"
     assert ARCHIVER_GROUP == "archiver"
     assert k.relay_last_id == "p:live:relay-last-id"
@@ -75,6 +77,13 @@ def test_the_metric_keys_are_pinned() -> None:
                                                                  "p:lock:metrics")
     with pytest.raises(ValueError, match="no snapshot kind"):
         k.metrics_snapshot("d", 0, "all")
+
+
+def test_the_worker_sample_keys_are_pinned() -> None:
+    k = Keys("p:")
+    assert k.workers == "p:workers"
+    assert k.worker("celery@h1") == "p:worker:celery@h1"
+    assert k.worker_samples("celery@h1") == "p:worker-samples:celery@h1"
 
 
 def test_the_lua_prelude_spells_the_metric_keys_as_keys_py(redis_url: str) -> None:

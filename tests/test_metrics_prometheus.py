@@ -8,7 +8,6 @@ from typing import Any
 
 from celery import Celery
 from prometheus_client.exposition import generate_latest
-from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import CollectorRegistry
 
 from regiq_tasks import get_job
@@ -20,18 +19,9 @@ from regiq_tasks.metrics.prometheus import cumulative_metrics
 from regiq_tasks.tracking.tracker import get_tracker
 from tests.fixtures.live import ServedMonitor
 from tests.fixtures.monitor import TOKENS, Monitor
-from tests.fixtures.prometheus import PrometheusServer, promtool
+from tests.fixtures.prometheus import PrometheusServer, promtool, samples
 from tests.fixtures.services import thread_worker
 from tests.fixtures.waiting import wait_for
-
-
-def samples(body: bytes) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    """Every sample of an exposition: (name, sorted labels) -> value."""
-    out = {}
-    for family in text_string_to_metric_families(body.decode()):
-        for s in family.samples:
-            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
-    return out
 
 
 def publish(app: Celery, ingest: int = 2, total: int = 1) -> None:

@@ -25,6 +25,7 @@ def endpoints(job_id: str) -> list[tuple[str, str, Any, str]]:
         ("GET", f"/status/pipelines/{job_id}", None, READ),
         ("GET", "/status/metrics/performance?window=5m", None, READ),
         ("GET", "/status/metrics/realtime", None, READ),
+        ("GET", "/status/workers", None, READ),
         ("GET", "/openapi.json", None, READ),
         ("GET", "/metrics", None, READ),
         ("PUT", f"/status/jobs/{job_id}/progress", {"current": 1, "total": 2}, WRITE),

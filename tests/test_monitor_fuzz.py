@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -197,8 +198,7 @@ def _valid_body(op: dict[str, Any], bodies: dict[str, Any]) -> dict[str, Any]:
 def _request(monitor: Monitor, method: str, path: str, where: str, name: str,
              body: dict[str, Any], value: str, ids: dict[str, str]) -> Any:
     params = {**ids, name: value} if where == "path" else ids
-    url = path.format(**{k: params.get(k, "x") for k in ("job_id", "pipeline_id",
-                                                          "alert_id", "filename")})
+    url = path.format(**{k: params.get(k, "x") for k in re.findall(r"{(\w+)}", path)})
     query = {name: value} if where == "query" else None
     raw = json.dumps(body)
     if where == "body":

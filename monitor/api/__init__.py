@@ -16,9 +16,10 @@ from regiq_tasks.monitor.api.pipelines import bp as pipelines_bp
 from regiq_tasks.monitor.api.prometheus import bp as prometheus_bp
 from regiq_tasks.monitor.api.schemas import ERROR_SCHEMA, merge_duplicate_components
 from regiq_tasks.monitor.api.whoami import bp as whoami_bp
+from regiq_tasks.monitor.api.workers import bp as workers_bp
 
-BLUEPRINTS = (jobs_bp, pipelines_bp, performance_bp, health_bp, alerts_bp, whoami_bp,
-              prometheus_bp, meta_bp)
+BLUEPRINTS = (jobs_bp, pipelines_bp, performance_bp, workers_bp, health_bp, alerts_bp,
+              whoami_bp, prometheus_bp, meta_bp)
 # apiflask settings of the API: bad input is 400, every error has one documented shape.
 API_CONFIG = {"VALIDATION_ERROR_STATUS_CODE": 400, "VALIDATION_ERROR_SCHEMA": ERROR_SCHEMA,
               "HTTP_ERROR_SCHEMA": ERROR_SCHEMA,

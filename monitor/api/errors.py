@@ -19,6 +19,7 @@ from regiq_tasks.errors import (
     JobNotCancellable,
     JobNotFound,
     StoreUnavailable,
+    WorkerNotFound,
 )
 from regiq_tasks.monitor.context import current_context
 from regiq_tasks.tracking.external import JobFinished
@@ -68,6 +69,10 @@ def _not_found(exc: JobNotFound) -> Response:
     return _json(404, str(exc), {"id": exc.job_id})
 
 
+def _worker_not_found(exc: WorkerNotFound) -> Response:
+    return _json(404, str(exc), {"name": exc.name})
+
+
 def _conflict(exc: JobNotCancellable | JobFinished) -> Response:
     return _json(409, str(exc), {"id": exc.job_id, "status": exc.status})
 
@@ -86,6 +91,7 @@ def register_error_handlers(app: APIFlask) -> None:
     app.error_processor(_process)
     app.register_error_handler(StoreUnavailable, _unavailable)
     app.register_error_handler(JobNotFound, _not_found)
+    app.register_error_handler(WorkerNotFound, _worker_not_found)
     app.register_error_handler(JobNotCancellable, _conflict)
     app.register_error_handler(JobFinished, _conflict)
     app.register_error_handler(AlertNotFound, _alert_not_found)

@@ -45,8 +45,8 @@ def performance(query: dict[str, Any]) -> Response:
 @bp.doc(summary="Realtime metrics",
         description="Now: live jobs by status and active ones by type, queue depths from "
                     "the broker with the oldest queued job's wait and the consumers, jobs "
-                    "finished over 10 s and 60 s, and the workers (what they report; empty "
-                    "until workers sample their resources). Also the payload of the "
+                    "finished over 10 s and 60 s, and the workers with their latest "
+                    "resource sample (as GET /status/workers). Also the payload of the "
                     "Socket.IO `metrics` event.",
         responses=[403, 503])
 def realtime() -> Response:

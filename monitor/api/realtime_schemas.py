@@ -5,6 +5,7 @@ from __future__ import annotations
 from apiflask import Schema, fields
 
 from regiq_tasks.monitor.api.schemas import _out_num, _out_str, _time
+from regiq_tasks.monitor.api.worker_schemas import WorkerOut
 
 
 class RealtimeQueue(Schema):
@@ -32,6 +33,6 @@ class RealtimeOut(Schema):
                               "description": "active jobs by type: queued, running, retrying"})
     queues = fields.List(fields.Nested(RealtimeQueue), required=True)
     throughput = fields.Nested(RealtimeThroughput, required=True)
-    workers = fields.List(fields.Dict(), required=True, metadata={
-        "description": "what the workers report of themselves (empty until workers "
-                       "sample their resources)"})
+    workers = fields.List(fields.Nested(WorkerOut), required=True, metadata={
+        "description": "every worker with its latest resource sample, alive or not "
+                       "(until gone), as GET /status/workers lists them"})

@@ -143,6 +143,8 @@ class Resources(Schema):
     cpu_time_s = _out_num()
     cpu_percent = _out_num()
     peak_rss_bytes = _out_num()
+    rss_bytes = JSONNumber(allow_none=True, metadata={
+        "description": "RSS of the job's process now (running jobs only)"})
 
 
 class JobOut(Schema):

@@ -22,7 +22,7 @@ from regiq_tasks.alerts.tasks import ANNOUNCE_TASK
 from regiq_tasks.errors import ALERT_DATABASE, AlertNotFound, InvalidParameter, reachable
 from regiq_tasks.store.filters import (
     DEFAULT_LIMIT,
-    MAX_LIMIT,
+    limit_arg,
     opaque_cursor,
     prose_arg,
     read_cursor,
@@ -86,14 +86,11 @@ def _choice(value: Any, name: str, allowed: list[str], upper: bool = False) -> s
 def build_query(*, status: Any = None, severity: Any = None, rule: Any = None,
                 since: Any = None, limit: Any = DEFAULT_LIMIT, cursor: Any = None) -> AlertQuery:
     """Validate listing arguments; ValueError naming the bad parameter."""
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
-        raise InvalidParameter("limit", f"expected an integer from 1 to {MAX_LIMIT}, "
-                                        f"got {limit!r}")
     return AlertQuery(
         status=_choice(status, "status", [s.value for s in AlertStatus]),
         severity=_choice(severity, "severity", [s.value for s in Severity], upper=True),
         rule=prose_arg(rule, "rule", NAME_MAX, required=False, strip=True),
-        since=to_datetime(since, "since"), limit=limit,
+        since=to_datetime(since, "since"), limit=limit_arg(limit),
         before_id=decode_cursor(cursor) if cursor is not None else None)
 
 

@@ -1,4 +1,4 @@
-"""The ``regiq`` command: demo, database migrations, job inspection, monitor and tokens."""
+"""The ``regiq`` command: demo, database migrations, jobs, workers, monitor and tokens."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from regiq_tasks.cli.support import APP_HELP, app_option, clean_errors, print_js
 from regiq_tasks.cli.tables import JOB_COLUMNS, json_option, print_listing
 from regiq_tasks.cli.top import top
 from regiq_tasks.config import Settings
+from regiq_tasks.resources.cli import workers
 
 
 @click.group()
@@ -239,6 +240,7 @@ def token_revoke(token_id: int, database_url: str | None) -> None:
 main.add_command(alerts)
 main.add_command(top)
 main.add_command(health)
+main.add_command(workers)
 
 
 if __name__ == "__main__":  # pragma: no cover

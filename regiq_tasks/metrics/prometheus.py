@@ -23,6 +23,15 @@ family                                 type     source
                                                 entries once committed)
 ``regiq_alerts_open{severity}``        gauge    open alert rows (absent while the history
                                                 database cannot be read)
+``regiq_worker_up{worker}``            gauge    1 while the worker samples itself, 0 once
+                                                it stopped (until it is gone)
+``regiq_worker_cpu_percent{worker}``   gauge    the worker's latest sample (alive workers
+``regiq_worker_rss_bytes{worker}``              only): CPU % of one core and RSS of its
+``regiq_worker_busy{worker}``                   process tree, tasks it runs now
+``regiq_host_memory_used_ratio``       gauge    its host's memory in use, 0-1
+``{worker}``
+``regiq_host_disk_used_ratio``         gauge    disk use of each sampled path, 0-1
+``{worker,path}``
 ``regiq_jobs_total{type,status}``      counter  jobs that reached a final status
                                                 (succeeded, failed, cancelled, lost)
 ``regiq_job_duration_seconds{type}``   histo-   run time of the finished jobs
@@ -62,6 +71,7 @@ from regiq_tasks.alerts.stats import open_by_severity
 from regiq_tasks.errors import StoreUnavailable, reachable
 from regiq_tasks.metrics.histogram import Histogram, HistogramKind, counts_from_fields
 from regiq_tasks.metrics.realtime import ACTIVE, LiveScan, live_counter, queue_rows
+from regiq_tasks.resources.workers import all_workers
 from regiq_tasks.store.keys import type_scope
 from regiq_tasks.store.record import as_text
 from regiq_tasks.tracking.tracker import Tracker, get_tracker
@@ -152,8 +162,46 @@ def cumulative(scrape: Scrape) -> Iterator[Metric]:
     yield from cumulative_metrics({t: f for t, f in hashes.items() if f})
 
 
+def worker_metrics(scrape: Scrape) -> Iterator[Metric]:
+    """``regiq_worker_*`` and ``regiq_host_*`` from the workers' latest samples."""
+    up = GaugeMetricFamily("regiq_worker_up", "1 while the worker samples its resources",
+                           labels=["worker"])
+    cpu = GaugeMetricFamily("regiq_worker_cpu_percent",
+                            "CPU use of the worker's process tree, percent of one core",
+                            labels=["worker"])
+    rss = GaugeMetricFamily("regiq_worker_rss_bytes",
+                            "Resident memory of the worker's process tree",
+                            labels=["worker"], unit="bytes")
+    busy = GaugeMetricFamily("regiq_worker_busy", "Tasks the worker runs now",
+                             labels=["worker"])
+    memory = GaugeMetricFamily("regiq_host_memory_used_ratio",
+                               "Memory in use on the worker's host", labels=["worker"])
+    disk = GaugeMetricFamily("regiq_host_disk_used_ratio",
+                             "Disk use of a sampled path on the worker's host",
+                             labels=["worker", "path"])
+    for worker in all_workers(scrape.app):
+        name = worker["name"]
+        up.add_metric([name], 1 if worker["alive"] else 0)
+        if not worker["alive"]:
+            continue  # a stopped worker's last figures are not current
+        figures: tuple[tuple[GaugeMetricFamily, Any], ...] = (
+            (cpu, worker["cpu_percent"]), (rss, worker["rss_bytes"]),
+            (busy, worker["busy"]), (memory, _ratio(worker["host"].get("memory_percent"))))
+        for family, value in figures:
+            if value is not None:
+                family.add_metric([name], value)
+        for entry in worker["host"].get("disk") or []:
+            if entry.get("used_percent") is not None:
+                disk.add_metric([name, entry["path"]], entry["used_percent"] / 100.0)
+    yield from (up, cpu, rss, busy, memory, disk)
+
+
+def _ratio(percent: float | None) -> float | None:
+    return None if percent is None else percent / 100.0
+
+
 FAMILIES: tuple[Callable[[Scrape], Iterable[Metric]], ...] = (
-    live_jobs, queue_metrics, archive_backlog, alerts_open, cumulative)
+    live_jobs, queue_metrics, archive_backlog, alerts_open, cumulative, worker_metrics)
 
 
 

@@ -20,8 +20,8 @@ tracked job of the queue (null when none is queued).
 Socket.IO ``metrics`` event (DESIGN.md): ``{"at", "jobs", "by_type", "queues",
 "throughput": {"finished_10s", "finished_60s", "per_s"}, "workers"}``, the snapshot plus
 :func:`regiq_tasks.metrics.performance.throughput` (jobs finished per second, ``P
-m:fin``). ``workers`` holds what the workers report; they report nothing yet, so it is
-an empty list until the worker resource samples exist (issue 12).
+m:fin``) and the workers' latest resource samples
+(:func:`regiq_tasks.resources.workers.all_workers`: alive or not, until gone).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from celery import current_app
 from regiq_tasks.errors import reachable
 from regiq_tasks.metrics.broker import QueueState, broker_queues
 from regiq_tasks.metrics.performance import throughput
+from regiq_tasks.resources.workers import all_workers
 from regiq_tasks.states import ACTIVE_STATUSES, JobStatus
 from regiq_tasks.store.keys import Keys, lua_prelude, split_index_member
 from regiq_tasks.store.record import as_text, iso
@@ -172,11 +173,6 @@ def snapshot(app: Any) -> dict[str, Any]:
     return {**scan.counts(), "queues": queue_rows(app, scan)}
 
 
-def workers(app: Any) -> list[dict[str, Any]]:
-    """What the workers report of themselves: nothing yet (issue 12 adds the samples)."""
-    return []
-
-
 def get_realtime(app: Any = None) -> dict[str, Any]:
     """The realtime metrics now (the module doc; DESIGN.md's realtime document).
 
@@ -189,4 +185,4 @@ def get_realtime(app: Any = None) -> dict[str, Any]:
         now = time.time()
         scan = live_counter(app).read()
         return {"at": iso(now), **scan.counts(), "queues": queue_rows(app, scan, now),
-                "throughput": finished, "workers": workers(app)}
+                "throughput": finished, "workers": all_workers(app)}

@@ -43,6 +43,14 @@ def text_arg(value: Any, name: str, limit: int = MAX_TEXT) -> str:
     return value
 
 
+def limit_arg(value: Any, name: str = "limit", maximum: int = MAX_LIMIT) -> int:
+    """A page size: an integer from 1 to ``maximum``; else InvalidParameter naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
+        raise InvalidParameter(name, f"expected an integer from 1 to {maximum}, "
+                                     f"got {_shown(value)}")
+    return value
+
+
 def prose_arg(value: Any, name: str, limit: int, *, required: bool,
               strip: bool = False) -> str | None:
     """Free text (a reason, a note, who did it): :func:`text_arg` that is not blank,
@@ -174,9 +182,7 @@ class JobQuery:
             raise InvalidParameter("pipeline_id", "conflicts with its alias root_id")
         pipeline = _optional_str(pipeline_id if pipeline_id is not None else root_id,
                                  "pipeline_id" if pipeline_id is not None else "root_id")
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
-            raise InvalidParameter("limit", f"expected an integer from 1 to {MAX_LIMIT}, "
-                                            f"got {_shown(limit)}")
+        limit_arg(limit)
         since_ts, until_ts = to_epoch(since, "since"), to_epoch(until, "until")
         if since_ts is not None and until_ts is not None and since_ts > until_ts:
             raise InvalidParameter("since", "must not be later than until")

@@ -110,6 +110,19 @@ key                            type         meaning
                                             value = count. HINCRBY by ``record_metrics``,
                                             trimmed to the last 120 s by the snapshot
                                             duty; read by ``throughput()``.
+``P workers``                  zset         the workers that sample themselves; member =
+                                            name (Celery's hostname), score = when its
+                                            samples expire (Redis server s). Written by
+                                            each worker's sampler (``resources/``
+                                            ``sample.lua``), which trims expired members;
+                                            TTL: the longest ``worker_ttl``. Read by
+                                            ``resources/workers.py``.
+``P worker:<name>``            string       a worker's latest sample (JSON; ``at`` =
+                                            Redis server s), TTL ``worker_ttl``: gone
+                                            when it stopped sampling that long ago.
+``P worker-samples:<name>``    zset         a worker's compact samples of the last
+                                            ``worker_ttl`` s (at most 3600); member =
+                                            JSON, score = its ``at``. TTL ``worker_ttl``.
 =============================  ===========  ==========================================
 
 Socket.IO rooms (not Redis keys, so no prefix: the message-queue channel above is
@@ -310,6 +323,19 @@ class Keys:
     def metrics_finished(self) -> str:
         """Hash of jobs finished per second (the realtime throughput)."""
         return f"{self.prefix}m:fin"
+
+    @property
+    def workers(self) -> str:
+        """Sorted set of the sampling workers, scored by when their samples expire."""
+        return f"{self.prefix}workers"
+
+    def worker(self, name: str) -> str:
+        """A worker's latest resource sample."""
+        return f"{self.prefix}worker:{name}"
+
+    def worker_samples(self, name: str) -> str:
+        """A worker's recent resource samples, scored by time."""
+        return f"{self.prefix}worker-samples:{name}"
 
 
 _PRELUDE = Template("""\

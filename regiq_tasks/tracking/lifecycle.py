@@ -162,14 +162,15 @@ def on_retry(task: Any, job_id: str, reason: Any, traceback_text: str | None) ->
     on_outcome(task, job_id, JobStatus.RETRYING, transitions.error_info(exc, traceback_text))
 
 
-def on_worker_ready(app: Any, hostname: str | None) -> None:
-    """A worker's main process is ready: bring the history schema up, tell the features."""
+def on_worker_ready(app: Any, hostname: str | None, worker: Any = None) -> None:
+    """A worker's main process is ready: bring the history schema up, tell the features
+    (``worker``: Celery's WorkController, whose pool the features may look at)."""
     tracker = get_tracker(app)
     try:
         tracker.migrate()
     except Exception:  # the archiver retries; tracking and the tasks go on
         logger.exception("regiq: history schema not brought up to date at worker start")
-    Hooks.call(tracker.hooks.worker_started, app, hostname)
+    Hooks.call(tracker.hooks.worker_started, app, hostname, worker)
 
 
 def on_worker_stopping(app: Any) -> None:

@@ -2,7 +2,8 @@
 
 The worker side of a :class:`~regiq_tasks.tracking.tracker.Tracker`: a pool child (or a solo or
 thread worker) registers a job at its start and unregisters it when it leaves; the
-process's writer thread heartbeats the registered jobs and samples the process's memory.
+process's writer thread heartbeats the registered jobs, samples the process's memory and,
+with each heartbeat, writes the running jobs' resources so far.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ class RunningJobs:
             for other in self.runtimes.values():
                 other.shared_process = True
         # A fresh sample (~10 µs): the last one may be from an earlier, bigger job.
-        rt.peak_rss = self.sampler.sample([])
+        rt.rss = rt.peak_rss = self.sampler.sample([])
         self.runtimes[rt.job_id] = rt
 
     def unregister(self, job_id: str) -> JobRuntime | None:
@@ -46,6 +47,13 @@ class RunningJobs:
             return []
         missing = store.heartbeat(list(self.runtimes))
         return [rt for job_id in missing if (rt := self.runtimes.get(job_id)) is not None]
+
+    def live(self) -> list[JobRuntime]:
+        """The running jobs after a fresh memory sample (their live resources)."""
+        runtimes = list(self.runtimes.values())
+        if runtimes:
+            self.sampler.sample(runtimes)
+        return runtimes
 
     def sample(self) -> None:
         """Fold one memory sample of this process into the running jobs' peaks."""

@@ -19,6 +19,15 @@ RATE_SMOOTHING = 0.3  # weight of the newest rate sample in the exponential aver
 _current = threading.local()
 
 
+def _thread_clock() -> int | None:
+    """The CPU-time clock of the calling thread, readable from other threads (None where
+    the platform has none: then a job's own thread reads its CPU time itself)."""
+    try:
+        return time.pthread_getcpuclockid(threading.get_ident())
+    except (AttributeError, OSError):
+        return None
+
+
 def current_runtime() -> JobRuntime | None:
     """The runtime of the job running in this thread, if any."""
     return getattr(_current, "rt", None)
@@ -33,10 +42,10 @@ class JobRuntime:
     """Progress, rate and resource figures of one running job in this process."""
 
     __slots__ = ("job_id", "task", "started_wall", "started_mono", "cpu_process", "cpu_thread",
-                 "shared_process", "next_flush", "next_backend", "current", "total", "message",
-                 "rate", "flushed_current", "flushed_at", "cancelled", "metadata",
-                 "metadata_dirty", "peak_rss", "outcome", "error", "skip", "terminate_at",
-                 "worker", "identity")
+                 "thread_id", "thread_clock", "shared_process", "next_flush", "next_backend",
+                 "current", "total", "message", "rate", "flushed_current", "flushed_at",
+                 "cancelled", "metadata", "metadata_dirty", "rss", "peak_rss", "outcome",
+                 "error", "skip", "terminate_at", "worker", "identity")
 
     def __init__(self, job_id: str, task: Any, started_wall: float, rss: int) -> None:
         self.job_id = job_id
@@ -44,7 +53,9 @@ class JobRuntime:
         self.started_wall = started_wall
         self.started_mono = time.monotonic()
         self.cpu_process = time.process_time()
-        self.cpu_thread = time.thread_time()
+        self.thread_id = threading.get_ident()  # the job's thread
+        self.thread_clock = _thread_clock()  # its CPU clock: the heartbeat reads it too
+        self.cpu_thread = self._thread_cpu() or 0.0
         self.shared_process = False  # another job ran in this process at the same time
         self.next_flush = 0.0
         self.next_backend = 0.0
@@ -60,6 +71,7 @@ class JobRuntime:
         self.worker: str | None = None  # the worker's node name (Celery's hostname)
         self.metadata: dict[str, Any] = {}
         self.metadata_dirty = False
+        self.rss = rss  # the process's RSS at the latest sample
         self.peak_rss = rss
         self.outcome: tuple[str, dict[str, Any] | None] | None = None
         self.error: dict[str, Any] | None = None
@@ -87,15 +99,35 @@ class JobRuntime:
             return None
         return round(max(0.0, (self.total - self.current) / self.rate), 3)
 
-    def resources(self) -> dict[str, Any]:
-        """CPU time, CPU percent and peak RSS of the job so far."""
+    def _thread_cpu(self) -> float | None:
+        """CPU seconds of the job's thread; None where they cannot be read from the
+        calling thread (no per-thread clock on this platform, or the thread ended)."""
+        if self.thread_clock is not None:
+            try:
+                return time.clock_gettime(self.thread_clock)
+            except OSError:
+                return None
+        return time.thread_time() if threading.get_ident() == self.thread_id else None
+
+    def resources(self, live: bool = False) -> dict[str, Any]:
+        """CPU time, CPU percent (mean since the start) and peak RSS of the job so far;
+        ``live`` adds ``rss_bytes``, the process's RSS now (a running job's record).
+
+        Safe to call from another thread of the process (the writer's heartbeat): where
+        several jobs share the process, the job's CPU is its own thread's.
+        """
         wall = max(1e-9, time.monotonic() - self.started_mono)
+        cpu: float | None = time.process_time() - self.cpu_process
         if self.shared_process:
-            cpu = time.thread_time() - self.cpu_thread
-        else:
-            cpu = time.process_time() - self.cpu_process
-        return {"cpu_time_s": round(cpu, 6), "cpu_percent": round(100.0 * cpu / wall, 2),
-                "peak_rss_bytes": self.peak_rss or None}
+            now = self._thread_cpu()
+            cpu = None if now is None else now - self.cpu_thread
+        figures: dict[str, Any] = {
+            "cpu_time_s": None if cpu is None else round(cpu, 6),
+            "cpu_percent": None if cpu is None else round(100.0 * cpu / wall, 2),
+            "peak_rss_bytes": self.peak_rss or None}
+        if live:
+            figures["rss_bytes"] = self.rss or None
+        return figures
 
 
 class ResourceSampler:
@@ -107,13 +139,14 @@ class ResourceSampler:
         self.last_rss = 0
 
     def sample(self, runtimes: list[JobRuntime]) -> int:
-        """Take one RSS sample and fold it into each running job's peak."""
+        """Take one RSS sample: each running job's current RSS, and its peak."""
         if self._pid != os.getpid():
             self._process, self._pid = psutil.Process(), os.getpid()
         assert self._process is not None
         rss = self._process.memory_info().rss
         self.last_rss = rss
         for rt in runtimes:
+            rt.rss = rss
             if rss > rt.peak_rss:
                 rt.peak_rss = rss
         return rss

@@ -120,6 +120,8 @@ class Tracker:
     def _heartbeat(self) -> None:
         for rt in self.running.heartbeat(self.store):  # Redis came back empty: rewrite
             self.writer.submit(transitions.resumed(rt))
+        for rt in self.running.live():  # the live resources, written with the next batch
+            self.writer.submit(transitions.measured(rt))
 
     def _applied(self, batch: Sequence[Change], results: Sequence[tuple[str, bool]]) -> None:
         """Tell the hooks what the store confirmed: final changes, then progress."""

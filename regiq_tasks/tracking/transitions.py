@@ -76,6 +76,11 @@ def progressed(rt: JobRuntime) -> Change:
     return Change(rt.job_id, set=progress_fields(rt))
 
 
+def measured(rt: JobRuntime) -> Change:
+    """A running job's resources so far, current RSS included (with its heartbeat)."""
+    return Change(rt.job_id, set={"resources": rt.resources(live=True)})
+
+
 def finished(rt: JobRuntime, status: JobStatus, finished_at: float,
              error: dict[str, Any] | None, retries: int) -> Change:
     """The job left the worker: succeeded, failed, retrying or cancelled."""
