@@ -19,13 +19,13 @@ from regiq_tasks.store.keys import (
     index_member,
     index_member_us,
     job_room,
-    lua_prelude,
     pipeline_room,
     queue_scope,
     split_index_member,
     type_room,
     type_scope,
 )
+from regiq_tasks.store.prelude import lua_prelude
 
 # Every public member of Keys; a new key is pinned below before it joins this list.
 PINNED = {"prefix", "job", "index_all", "index", "running", "expiry", "events", "archive",

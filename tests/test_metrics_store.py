@@ -19,7 +19,7 @@ from regiq_tasks.metrics.histogram import BOUNDS, bucket_index
 from regiq_tasks.metrics.performance import throughput
 from regiq_tasks.metrics.snapshots import take_snapshots
 from regiq_tasks.store import Change, LiveStore
-from regiq_tasks.store.keys import lua_prelude
+from regiq_tasks.store.prelude import lua_prelude
 from regiq_tasks.store.record import iso
 from regiq_tasks.tracking.tracker import get_tracker
 from tests.fixtures.redis_server import RedisServer

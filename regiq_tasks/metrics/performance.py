@@ -40,7 +40,8 @@ from regiq_tasks.metrics.windows import (
     parse_window,
 )
 from regiq_tasks.store.filters import text_arg
-from regiq_tasks.store.keys import SCOPE_ALL, lua_prelude, queue_scope, type_scope
+from regiq_tasks.store.keys import SCOPE_ALL, queue_scope, type_scope
+from regiq_tasks.store.prelude import lua_prelude
 from regiq_tasks.store.record import iso
 from regiq_tasks.tracking.tracker import Tracker, get_tracker
 

@@ -39,7 +39,8 @@ from regiq_tasks.metrics.broker import QueueState, broker_queues
 from regiq_tasks.metrics.performance import throughput
 from regiq_tasks.resources.workers import all_workers
 from regiq_tasks.states import ACTIVE_STATUSES, JobStatus
-from regiq_tasks.store.keys import Keys, lua_prelude, split_index_member
+from regiq_tasks.store.keys import Keys, split_index_member
+from regiq_tasks.store.prelude import lua_prelude
 from regiq_tasks.store.record import as_text, iso
 from regiq_tasks.tracking.tracker import get_tracker
 

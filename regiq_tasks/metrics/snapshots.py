@@ -19,7 +19,8 @@ from importlib import resources
 from typing import Any
 
 from regiq_tasks.metrics.windows import HOUR_S, MINUTE_BUCKETS_MAX_S, MINUTE_S
-from regiq_tasks.store.keys import Keys, lua_prelude
+from regiq_tasks.store.keys import Keys
+from regiq_tasks.store.prelude import lua_prelude
 
 SNAPSHOT_INTERVAL = 2.0  # s between passes: a copy is at most this late after its boundary
 MINUTE_SNAPSHOT_TTL = MINUTE_BUCKETS_MAX_S + HOUR_S  # s: minute copies kept 48 h + 1 h margin

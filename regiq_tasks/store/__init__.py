@@ -4,8 +4,9 @@ Every write to a job goes through ``apply.lua``, which applies a :class:`Change`
 atomically in one round trip: it never moves a job out of a final status nor back to
 ``queued``, keeps the lex indexes in step with the job's fields, maintains the running
 set, queues finished jobs for the archiver and appends the change to the event stream.
-Each script begins with the key prelude of ``keys.py`` (:func:`~regiq_tasks.store.keys.lua_prelude`)
-and gets the key prefix as ``ARGV[1]`` where it derives a key.
+Each script begins with the key prelude rendered from ``keys.py``
+(:func:`~regiq_tasks.store.prelude.lua_prelude`) and gets the key prefix as ``ARGV[1]``
+where it derives a key.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from typing import Any
 
 import redis
 
-from regiq_tasks.store.keys import Keys, index_member, lua_prelude
+from regiq_tasks.store.keys import Keys, index_member
+from regiq_tasks.store.prelude import lua_prelude
 from regiq_tasks.store.query import JobLister
 from regiq_tasks.store.record import record_from_hash
 
