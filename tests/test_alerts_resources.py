@@ -16,12 +16,19 @@ import pytest
 from celery import Celery
 
 from regiq_tasks.alerts import Severity, alert_statistics, list_alerts, resolve_alert
-from regiq_tasks.alerts.resource_rules import over, watch_resources
-from regiq_tasks.alerts.watch import Reading, watch
+from regiq_tasks.alerts.resource_rules import watch_resources
+from regiq_tasks.alerts.watch import Reading, over, watch
+from regiq_tasks.resources.sampler import WorkerSampler
+from regiq_tasks.resources.workers import all_workers, get_worker
 from regiq_tasks.store import Change
 from regiq_tasks.tracking.tracker import get_tracker
 from regiq_tasks.tracking.transitions import identity
-from tests.fixtures.services import thread_worker, worker_with_housekeeper
+from tests.fixtures.services import (
+    ROOT,
+    PreforkWorker,
+    thread_worker,
+    worker_with_housekeeper,
+)
 from tests.fixtures.waiting import wait_for
 
 
@@ -152,3 +159,65 @@ def test_a_worker_runs_the_duty_under_its_lease(make_app: Callable[..., Celery])
         tracker = get_tracker(app)
         assert tracker.redis.exists(tracker.keys.lock("alert-watch"))  # held by the worker
     assert found[0]["status"] == "open"
+
+
+@pytest.mark.prefork
+def test_a_killed_worker_raises_worker_offline_which_resolves_when_it_is_back(
+        app: Celery, prefork_worker: Callable[..., PreforkWorker]) -> None:
+    env = {"REGIQ_SAMPLE_INTERVAL": "0.5"}
+    prefork_worker(app, env=env)
+    doomed = prefork_worker(app, env=env)
+    wait_for(lambda: doomed.name in {w["name"] for w in all_workers(app)}, 20, "sampled")
+    doomed.kill()
+    [raised] = watch_until(app, "worker_offline", "open")
+    assert raised["severity"] == "HIGH" and raised["subject"] == doomed.name
+    assert raised["fingerprint"] == f"worker_offline:{doomed.name}"
+    back = prefork_worker(app, env=env, name=doomed.name)  # a worker of that name is back
+    [resolved] = watch_until(app, "worker_offline", "resolved")
+    assert resolved["id"] == raised["id"] and resolved["resolved_by"] == "auto"
+    assert resolved["note"] == f"worker {back.name} samples again"
+
+
+def sample_here(app: Celery, name: str) -> WorkerSampler:
+    """One real sample of this process and host, written under worker ``name``."""
+    sampler = WorkerSampler(app, name)
+    assert sampler.tick()
+    return sampler
+
+
+def test_disk_space_raises_over_its_threshold_and_resolves_when_it_is_raised(
+        make_app: Callable[..., Celery]) -> None:
+    strict = make_app(disk_paths=str(ROOT))  # one path sampled
+    sampler = sample_here(strict, "disk@here")
+    try:
+        disk = get_worker("disk@here", app=strict)["host"]["disk"][0]
+        used = disk["used_percent"]
+        assert 5 < used < 94, f"this test needs a disk between 5% and 94% full, not {used}"
+        strict = make_app(alert_disk=used - 4, disk_paths=str(ROOT))  # the same keys, lower
+        [raised] = watch_until(strict, "disk_space", "open")
+        assert raised["severity"] == "HIGH"
+        assert raised["details"]["path"] == disk["path"]
+        assert raised["title"].endswith(f"% full (over {used - 4:g}%)")
+        assert not [a for a in alerts(strict, "disk_space") if a["severity"] == "CRITICAL"]
+        lenient = make_app(alert_disk=100, disk_paths=str(ROOT))  # raised threshold: it clears
+        sampler.tick()
+        [resolved] = watch_until(lenient, "disk_space", "resolved")
+        assert resolved["id"] == raised["id"] and resolved["resolved_by"] == "auto"
+        assert resolved["note"].startswith("host ") and "% full now" in resolved["note"]
+    finally:
+        sampler.stop()
+
+
+def test_host_memory_over_its_threshold_raises_worker_memory(
+        make_app: Callable[..., Celery]) -> None:
+    app = make_app(alert_host_memory=1, alert_memory_for=0)
+    sampler = sample_here(app, "mem@here")
+    try:
+        [raised] = watch_until(app, "worker_memory", "open")
+        assert raised["fingerprint"].startswith("worker_memory:host:")
+        assert raised["details"]["worker"] == "mem@here"
+        sampler.stop()  # the worker goes away on purpose: its host is no longer reported
+        [resolved] = watch_until(app, "worker_memory", "resolved")
+        assert resolved["note"].endswith("no live worker reports its memory any more")
+    finally:
+        sampler.stop()

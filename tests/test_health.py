@@ -22,12 +22,16 @@ from click.testing import CliRunner
 from regiq_tasks import get_health
 from regiq_tasks.cli.main import main
 from regiq_tasks.history.db import downgrade, upgrade
+from regiq_tasks.resources.sampler import WorkerSampler, start_sampler, stop_sampler
+from regiq_tasks.resources.workers import all_workers
 from regiq_tasks.tracking.tracker import get_tracker
 from tests.fixtures import cli_target
 from tests.fixtures.alerts import alert_worker
 from tests.fixtures.monitor import Monitor
 from tests.fixtures.ports import free_port
 from tests.fixtures.redis_server import RedisServer
+from tests.fixtures.services import ROOT
+from tests.fixtures.waiting import wait_for
 
 APP = ["--app", "tests.fixtures.cli_target:app"]
 
@@ -60,15 +64,33 @@ def regiq_health(app: Celery, *args: str) -> tuple[int, str]:
     return out.exit_code, out.output
 
 
+@pytest.fixture
+def sampling() -> Iterator[Callable[[Celery, str], None]]:
+    """Start a worker's resource sampler (in-thread test workers do not start one)."""
+    apps: list[Celery] = []
+
+    def start(app: Celery, name: str) -> None:
+        start_sampler(app, name)
+        apps.append(app)
+        wait_for(lambda: name in {w["name"] for w in all_workers(app)}, 10, f"{name} sampled")
+    yield start
+    for app in apps:
+        stop_sampler(app)
+
+
 def test_every_component_ok_answers_200_and_exit_0(make_app: Callable[..., Celery],
-                                                    private_redis: RedisServer) -> None:
-    app = make_app(redis_url=private_redis.url)
-    with alert_worker(app):
+                                                    private_redis: RedisServer,
+                                                    sampling: Callable[[Celery, str], None]
+                                                    ) -> None:
+    app = make_app(redis_url=private_redis.url, disk_paths=str(ROOT))
+    with alert_worker(app) as worker:
+        sampling(app, worker.hostname)
         doc = get_health(app)
         assert doc["status"] == "ok", doc["reasons"]
         assert doc["reasons"] == []
         components = doc["components"]
-        assert set(components) == {"redis", "database", "broker", "archiver", "alert_queue"}
+        assert set(components) == {"redis", "database", "broker", "workers", "archiver",
+                                   "alert_queue", "disk"}
         assert all(c["status"] == "ok" for c in components.values()), components
         assert components["redis"]["persistence"] == "aof"
         assert components["redis"]["maxmemory_policy"] == "noeviction"
@@ -76,6 +98,9 @@ def test_every_component_ok_answers_200_and_exit_0(make_app: Callable[..., Celer
         assert components["broker"]["transport"] == "redis"
         assert components["archiver"] == {"status": "ok", "backlog": 0, "oldest_pending_s": None}
         assert components["alert_queue"]["consumers"] == 1
+        assert components["workers"] == {"status": "ok", "alive": 1, "stale": []}
+        assert components["disk"]["worst"]["worker"] == worker.hostname
+        assert components["disk"]["worst"]["path"] == str(ROOT)
         response = Monitor(app).get("/status/system/health")
         assert response.status_code == 200 and response.get_json()["status"] == "ok"
         code, output = regiq_health(app, "--json")
@@ -83,7 +108,8 @@ def test_every_component_ok_answers_200_and_exit_0(make_app: Callable[..., Celer
 
 
 def test_what_loses_data_is_degraded_with_the_reasons_in_words(
-        make_app: Callable[..., Celery], private_redis: RedisServer, sqlite_url: str) -> None:
+        make_app: Callable[..., Celery], private_redis: RedisServer, sqlite_url: str,
+        sampling: Callable[[Celery, str], None]) -> None:
     client = redis.Redis.from_url(private_redis.url)
     client.config_set("appendonly", "no")
     client.config_set("maxmemory-policy", "allkeys-lru")
@@ -92,6 +118,7 @@ def test_what_loses_data_is_degraded_with_the_reasons_in_words(
     keys = get_tracker(app).keys
     old_ms = int((time.time() - 300) * 1000)
     client.xadd(keys.archive, {"id": "waiting-job"}, id=f"{old_ms}-0")
+    sampling(app, "health@test")
 
     doc = get_health(app)
     assert doc["status"] == "degraded"
@@ -162,3 +189,23 @@ def test_health_needs_a_token(app: Celery) -> None:
     assert monitor.get("/status/system/health", role=None).status_code == 401
     assert monitor.get("/status/system/health", token="wrong").status_code == 401
     assert monitor.get("/healthz", role=None).status_code == 200  # stays public
+
+
+def test_no_live_worker_is_down_a_stale_one_and_a_full_disk_degraded(
+        make_app: Callable[..., Celery], sampling: Callable[[Celery, str], None]) -> None:
+    app = make_app(sample_interval=0.2, alert_disk=1, disk_paths=str(ROOT))
+    doc = get_health(app)
+    assert doc["status"] == "down" and doc["components"]["workers"]["alive"] == 0
+    assert "workers: no live worker samples itself, so no job runs" in doc["reasons"]
+    assert doc["components"]["disk"] == {"status": "ok", "worst": None}
+    WorkerSampler(app, "gone@test").tick()  # one sample, then silence
+    sampling(app, "live@test")
+    doc = wait_for(lambda: (d := get_health(app))["components"]["workers"]["stale"] and d,
+                   10, "the silent worker to be stale")
+    assert doc["status"] == "degraded"
+    assert doc["components"]["workers"] == {"status": "degraded", "alive": 1,
+                                            "stale": ["gone@test"]}
+    assert "workers: gone@test stopped sampling" in doc["reasons"]
+    disk = doc["components"]["disk"]
+    assert disk["status"] == "degraded" and disk["worst"]["worker"] == "live@test"
+    assert any(r.startswith(f"disk: {ROOT} of live@test is ") for r in doc["reasons"])

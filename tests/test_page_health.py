@@ -1,8 +1,9 @@
 """The health banner in real Chromium, and the Socket.IO ``health`` event it follows.
 
-The served monitors use the machine's Redis, which keeps nothing on disk, and nobody
-consumes the alert queue: health is ``degraded`` for those two reasons; an archive entry
-older than ``REGIQ_ARCHIVE_LAG`` adds a third while it is there.
+The served monitors use the machine's Redis, which keeps nothing on disk, no worker runs
+and nobody consumes the alert queue: health is ``down`` (no live worker) with those three
+reasons; an archive entry older than ``REGIQ_ARCHIVE_LAG`` adds a fourth while it is
+there.
 """
 
 from __future__ import annotations
@@ -35,17 +36,18 @@ def test_the_banner_names_what_is_wrong_and_follows_it_live(
     tab.sign_in(url, "viewer")
     banner = tab.page.locator("#health-banner")
     expect(banner).to_be_visible()
-    expect(banner).to_have_attribute("data-status", "degraded")
-    expect(tab.page.locator("#health-status")).to_have_text("Degraded:")
+    expect(banner).to_have_attribute("data-status", "down")
+    expect(tab.page.locator("#health-status")).to_have_text("Down:")
     expect(banner).to_contain_text("redis: keeps nothing on disk")
+    expect(banner).to_contain_text("workers: no live worker samples itself")
     expect(banner).to_contain_text("alert_queue: no worker consumes regiq.alerts")
     reasons = tab.page.locator("#health-reasons li")
-    expect(reasons).to_have_count(2)
-    entry = old_archive_entry(app)  # a third reason arrives by itself (the health event)
     expect(reasons).to_have_count(3)
+    entry = old_archive_entry(app)  # a fourth reason arrives by itself (the health event)
+    expect(reasons).to_have_count(4)
     expect(banner).to_contain_text("archiver: 1 finished jobs wait for the history")
     get_tracker(app).redis.xdel(get_tracker(app).keys.archive, entry)
-    expect(reasons).to_have_count(2)
+    expect(reasons).to_have_count(3)
     assert tab.errors == []
 
 
@@ -82,6 +84,7 @@ def test_the_health_event_carries_the_document(served_monitor: Serve, app: Celer
     finally:
         client.sio.disconnect()
     doc = docs[-1]
-    assert doc["status"] == "degraded"
-    assert set(doc["components"]) == {"redis", "database", "broker", "archiver", "alert_queue"}
+    assert doc["status"] == "down"
+    assert set(doc["components"]) == {"redis", "database", "broker", "workers", "archiver",
+                                      "alert_queue", "disk"}
     assert any("keeps nothing on disk" in reason for reason in doc["reasons"])

@@ -1,4 +1,5 @@
-"""The resource rules: what the watch duty reads every ``REGIQ_ALERT_WATCH_INTERVAL`` s.
+"""The resource rules: what the watch duty reads every ``REGIQ_ALERT_WATCH_INTERVAL`` s
+(the rules about workers and hosts are in :mod:`regiq_tasks.alerts.worker_rules`).
 
 Each rule turns what is true now into :class:`~regiq_tasks.alerts.watch.Reading` s, one
 per thing it is about (a queue, a worker, a disk). A value at or over its threshold
@@ -20,20 +21,15 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from regiq_tasks.alerts.models import Severity
-from regiq_tasks.alerts.watch import HYSTERESIS, Reading, watch, watched
+from regiq_tasks.alerts.watch import Reading, over, watch, watched
+from regiq_tasks.alerts.worker_rules import worker_readings
 from regiq_tasks.config import Settings
+from regiq_tasks.resources.workers import all_workers
 from regiq_tasks.tracking.tracker import Tracker
 
 logger = logging.getLogger(__name__)
 
 QUEUE_BACKLOG, NO_CONSUMER, ARCHIVE_LAG = "queue_backlog", "no_consumer", "archive_lag"
-
-
-def over(value: float | None, threshold: float) -> bool | None:
-    """Held (at or over), clear (below the hysteresis mark, or no value) or None."""
-    if value is None or value < threshold * HYSTERESIS:
-        return False
-    return True if value >= threshold else None
 
 
 def _queues(tracker: Tracker) -> list[dict[str, Any]]:
@@ -104,7 +100,8 @@ def readings(tracker: Tracker) -> list[Reading]:
     """Every resource rule's readings now (a rule that cannot read says nothing)."""
     found: list[Reading] = []
     sources: list[tuple[str, Callable[[], Iterator[Reading]]]] = [
-        ("archive_lag", lambda: archive_lag(tracker))]
+        ("archive_lag", lambda: archive_lag(tracker)),
+        ("workers", lambda: worker_readings(tracker, all_workers(tracker.app)))]
     try:
         queues = _queues(tracker)
         sources += [("queue_backlog", lambda: queue_backlog(tracker, queues)),

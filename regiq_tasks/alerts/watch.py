@@ -62,6 +62,13 @@ class Reading:
         return fingerprint(self.rule, self.key)
 
 
+def over(value: float | None, threshold: float) -> bool | None:
+    """Held (at or over), clear (below the hysteresis mark, or no value) or None."""
+    if value is None or value < threshold * HYSTERESIS:
+        return False
+    return True if value >= threshold else None
+
+
 def _state(raw: Any) -> dict[str, Any]:
     return json.loads(raw) if raw else {}
 

@@ -19,6 +19,11 @@ What each one says:
   (older than ``REGIQ_ARCHIVE_LAG``, 60 s: degraded).
 - ``alert_queue``: workers consuming ``REGIQ_ALERT_QUEUE`` (none: degraded, the alerts
   wait; null when the broker cannot say).
+- ``workers``: the workers' resource samples: how many are alive (none: down), those
+  that stopped sampling (``stale``: degraded) and hosts whose memory is over
+  ``REGIQ_ALERT_HOST_MEMORY`` (degraded).
+- ``disk``: the fullest disk path any live worker samples (``worst``); at or over
+  ``REGIQ_ALERT_DISK``: degraded.
 """
 
 from __future__ import annotations
@@ -178,9 +183,48 @@ def check_alert_queue(probe: Probe) -> Component:
     return found
 
 
+def check_workers(probe: Probe) -> Component:
+    from regiq_tasks.resources.workers import all_workers
+
+    workers = all_workers(probe.app)
+    alive = [w for w in workers if w["alive"]]
+    stale = sorted(w["name"] for w in workers if not w["alive"])
+    found = Component(figures={"alive": len(alive), "stale": stale})
+    if not alive:
+        found.worse(DOWN, "workers: no live worker samples itself, so no job runs")
+    for name in stale:
+        found.worse(DEGRADED, f"workers: {name} stopped sampling")
+    limit = probe.settings.alert_host_memory
+    hosts = {str((w["host"] or {}).get("name") or w["name"]): w["host"] or {} for w in alive}
+    for host, figures in sorted(hosts.items()):
+        used = figures.get("memory_percent")
+        if used is not None and used >= limit:
+            found.worse(DEGRADED, f"workers: host {host} uses {used:.0f}% of its memory "
+                                  f"(over {limit:g}%)")
+    return found
+
+
+def check_disk(probe: Probe) -> Component:
+    from regiq_tasks.resources.workers import all_workers
+
+    disks = [(d.get("used_percent"), w["name"], d.get("path"))
+             for w in all_workers(probe.app) if w["alive"]
+             for d in (w["host"] or {}).get("disk") or [] if d.get("used_percent") is not None]
+    if not disks:
+        return Component(figures={"worst": None})
+    used, worker, path = max(disks, key=lambda d: d[0])
+    found = Component(figures={"worst": {"worker": worker, "path": path,
+                                         "used_percent": used}})
+    if used >= probe.settings.alert_disk:
+        found.worse(DEGRADED, f"disk: {path} of {worker} is {used:.0f}% full "
+                              f"(over {probe.settings.alert_disk:g}%)")
+    return found
+
+
 # The components in the order of the document, and those whose loss is ``down``.
 CHECKS: dict[str, Callable[[Probe], Component]] = {
     "redis": check_redis, "database": check_database, "broker": check_broker,
-    "archiver": check_archiver, "alert_queue": check_alert_queue,
+    "workers": check_workers, "archiver": check_archiver, "alert_queue": check_alert_queue,
+    "disk": check_disk,
 }
-ESSENTIAL = frozenset({"redis", "database", "broker"})
+ESSENTIAL = frozenset({"redis", "database", "broker", "workers"})

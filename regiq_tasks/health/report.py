@@ -10,8 +10,8 @@ reason names the error's kind, not its text (which may name hosts).
 
 The document is DESIGN.md's: ``{"status", "at", "components": {name: {"status", ...}},
 "reasons": [...]}``. The status is ``down`` when Redis, the database or the broker is
-(those lose or stop everything), else the worst of the components, a ``down`` one
-counting as ``degraded``.
+unreachable or no worker is alive (those lose or stop everything), else the worst of
+the components, a ``down`` one counting as ``degraded``.
 """
 
 from __future__ import annotations
