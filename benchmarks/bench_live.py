@@ -26,7 +26,6 @@ import argparse
 import asyncio
 import multiprocessing
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -90,7 +89,7 @@ async def _clients(url: str, clients: int, recorder: Recorder, ready: Any, measu
 
 
 def start_monitor(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
+    port = common.free_port()
     proc = subprocess.Popen([sys.executable, "-m", "regiq_tasks.cli", "monitor", "--host",
                              "127.0.0.1", "--port", str(port)], cwd=common.REPO_DIR,
                             env={**os.environ, **env}, stdout=log.open("ab"),
@@ -105,13 +104,6 @@ def start_monitor(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[byte
             time.sleep(0.1)
     proc.kill()
     raise SystemExit(f"monitor did not start:\n{common.tail(log)}")
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def write_progress(store: LiveStore, ids: list[str], rate: float, seconds: float) -> int:

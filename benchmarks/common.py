@@ -13,6 +13,7 @@ import os
 import platform
 import secrets
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -37,6 +38,13 @@ DEFAULT_POSTGRES_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 
 
 # -- isolation ---------------------------------------------------------------------------
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def run_id() -> str:
     """A short id unique to this run."""
     return f"{int(time.time())}-{secrets.token_hex(3)}"

@@ -9,6 +9,8 @@ and a port that accepts connections but never answers make each one degraded or 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -209,3 +211,30 @@ def test_no_live_worker_is_down_a_stale_one_and_a_full_disk_degraded(
     disk = doc["components"]["disk"]
     assert disk["status"] == "degraded" and disk["worst"]["worker"] == "live@test"
     assert any(r.startswith(f"disk: {ROOT} of live@test is ") for r in doc["reasons"])
+
+
+def test_an_unreachable_database_is_down(make_app: Callable[..., Celery]) -> None:
+    app = make_app(database_url=f"postgresql://regiq@127.0.0.1:{free_port()}/nowhere")
+    doc = get_health(app)
+    assert doc["status"] == "down"
+    assert doc["components"]["database"]["status"] == "down"
+    assert any(r.startswith("database: unreachable (") for r in doc["reasons"]), doc["reasons"]
+    assert Monitor(app).get("/status/system/health").status_code == 503
+
+
+def test_a_stopped_redis_process_still_gets_an_answer_within_2_seconds(
+        make_app: Callable[..., Celery], private_redis: RedisServer) -> None:
+    app = make_app(redis_url=private_redis.url)
+    assert get_health(app)["components"]["redis"]["status"] != "down"
+    assert private_redis.process is not None
+    os.kill(private_redis.process.pid, signal.SIGSTOP)  # alive, holding its port, silent
+    try:
+        t0 = time.monotonic()
+        doc = get_health(app)
+        took = time.monotonic() - t0
+    finally:
+        os.kill(private_redis.process.pid, signal.SIGCONT)
+    assert took < 2.0, took
+    assert doc["status"] == "down"
+    assert doc["components"]["redis"]["status"] == "down"
+    assert doc["components"]["database"]["status"] == "ok"

@@ -14,7 +14,8 @@ What each one says:
 - ``database``: a ``SELECT 1`` through the readers' engine (which never creates the
   database) and the schema against the newest migration shipped (``current``; else
   ``behind``, degraded). A database without the schema is down.
-- ``broker``: one connection attempt (latency, transport).
+- ``broker``: a read of the alert queue's depth on the connection the metrics keep to
+  the broker (replaced once when it broke): latency, transport.
 - ``archiver``: finished jobs waiting in the archive stream and the age of the oldest
   (older than ``REGIQ_ARCHIVE_LAG``, 60 s: degraded).
 - ``alert_queue``: workers consuming ``REGIQ_ALERT_QUEUE`` (none: degraded, the alerts
@@ -133,16 +134,11 @@ def check_database(probe: Probe) -> Component:
 
 
 def check_broker(probe: Probe) -> Component:
-    timeout = probe.settings.health_timeout
-    connection = probe.app.connection_for_read(connect_timeout=timeout)
-    try:
-        t0 = time.perf_counter()
-        connection.ensure_connection(max_retries=0, timeout=timeout)
-        latency = _ms_since(t0)
-        transport = str(connection.transport.driver_type)
-    finally:
-        connection.release()
-    return Component(figures={"latency_ms": latency, "transport": transport})
+    from regiq_tasks.metrics.broker import broker_reader
+
+    t0 = time.perf_counter()  # a read of the alert queue on the kept broker connection
+    transport, _states = broker_reader(probe.app).probe([probe.settings.alert_queue])
+    return Component(figures={"latency_ms": _ms_since(t0), "transport": transport})
 
 
 def check_archiver(probe: Probe) -> Component:

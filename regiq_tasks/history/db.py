@@ -8,6 +8,7 @@ application's own Alembic history.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -199,8 +200,9 @@ def schema_revision(engine: Engine) -> str | None:
         return context.get_current_revision()
 
 
+@functools.cache
 def head_revision() -> str:
-    """The newest migration shipped with this package."""
+    """The newest migration shipped with this package (read once: it ships with the code)."""
     from alembic.script import ScriptDirectory
 
     head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()

@@ -53,8 +53,13 @@ def broker_queues(app: Any, names: Sequence[str]) -> dict[str, QueueState]:
     """Depth and consumers of each queue of ``names`` (absent where unknown)."""
     if not names:
         return {}
+    return broker_reader(app).read(names)
+
+
+def broker_reader(app: Any) -> BrokerReader:
+    """The broker reader of ``app`` in this process (made on first use)."""
     reader: BrokerReader = _per_app(app, _READER_ATTR, BrokerReader)
-    return reader.read(names)
+    return reader
 
 
 class BrokerReader:
@@ -67,18 +72,26 @@ class BrokerReader:
         self._lock = threading.Lock()
 
     def read(self, names: Sequence[str]) -> dict[str, QueueState]:
-        """The queues' states; a kept connection that broke is replaced once."""
+        """The queues' states ({} when the broker cannot be reached, logged)."""
+        try:
+            return self.probe(names)[1]
+        except Exception as exc:  # kombu's and the transport's errors alike
+            logger.warning("regiq: cannot read queue depths from the broker: %s", exc)
+            return {}
+
+    def probe(self, names: Sequence[str]) -> tuple[str, dict[str, QueueState]]:
+        """The transport's name and the queues' states, read on the kept connection (one
+        that broke is replaced once); raises when the broker cannot be reached."""
         with self._lock:
             while True:
                 kept = self._conn is not None
                 try:
-                    return self._read(names)
-                except Exception as exc:  # kombu's and the transport's errors alike
+                    states = self._read(names)
+                    return str(self._conn.transport.driver_type), states
+                except Exception:
                     self._drop()
                     if not kept:
-                        logger.warning("regiq: cannot read queue depths from the broker: %s",
-                                       exc)
-                        return {}
+                        raise
 
     def _read(self, names: Sequence[str]) -> dict[str, QueueState]:
         if self._conn is None:
