@@ -2,7 +2,7 @@
 // GET /alerts/statistics, a badge in the header, and resolve with a note for operators.
 // Alert text (titles, errors, notes) only ever becomes text nodes.
 
-import {$, clear, el, when} from "./dom.js";
+import {$, clear, el, kv, when} from "./dom.js";
 import {listAlerts, alertStatistics, resolveAlert} from "./api.js";
 import {state} from "./state.js";
 import {showDetail} from "./detail.js";
@@ -127,10 +127,6 @@ function jobLink(details) {
   return link;
 }
 
-function fact(label, ...value) {
-  return el("div", {class: "kv"}, el("dt", {}, label), el("dd", {}, ...value));
-}
-
 function resolveForm(alert) {
   const input = el("input", {class: "resolve-note", placeholder: "note (required)", maxlength: 2000,
                              "aria-label": "Resolution note", required: true});
@@ -164,11 +160,11 @@ function item(alert) {
   const d = alert.details || {};
   const error = d.error ? `${d.error.type || "Error"}: ${d.error.message || ""}` : null;
   const facts = el("dl", {},
-    fact("Rule", alert.rule), fact("Count", el("span", {class: "alert-count"}, String(alert.count))),
-    fact("First seen", when(alert.first_seen)), fact("Last seen", when(alert.last_seen)),
-    d.job_id ? fact("Job", jobLink(d)) : null,
-    d.worker ? fact("Worker", d.worker) : null,
-    error ? fact("Error", el("span", {class: "alert-error error"}, error)) : null);
+    kv("Rule", alert.rule), kv("Count", el("span", {class: "alert-count"}, String(alert.count))),
+    kv("First seen", when(alert.first_seen)), kv("Last seen", when(alert.last_seen)),
+    d.job_id ? kv("Job", jobLink(d)) : null,
+    d.worker ? kv("Worker", d.worker) : null,
+    error ? kv("Error", el("span", {class: "alert-error error"}, error)) : null);
   const parts = [
     el("div", {class: "alert-head"},
       el("span", {class: sevClass(alert.severity)}, alert.severity || "?"),

@@ -45,6 +45,8 @@ export const listHistory = (query) => api("/status/jobs/history", {query});
 export const getPerformance = (window) => api("/status/metrics/performance", {query: {window}});
 export const getPipeline = (id) => api(`/status/pipelines/${encodeURIComponent(id)}`);
 export const getHealth = () => api("/status/system/health");
+export const listWorkers = (query) => api("/status/workers", {query});
+export const getWorker = (name, samples) => api(`/status/workers/${encodeURIComponent(name)}`, {query: {samples}});
 export const whoami = (secret) => api("/auth/whoami", {secret});
 export const cancelJob = (id, reason, terminate) =>
   api(`/status/jobs/${encodeURIComponent(id)}/cancel`, {method: "PUT", body: {reason, terminate}});

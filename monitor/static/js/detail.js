@@ -1,7 +1,7 @@
 // The job detail panel: record fields, error and traceback, resources, metadata, the
 // cancel record, and the cancel form for operators.
 
-import {$, FINAL, badge, bar, bytes, clear, duration, el, percent, seconds, when} from "./dom.js";
+import {$, FINAL, badge, bar, bytes, clear, duration, el, kv, percent, seconds, when} from "./dom.js";
 import {cancelJob, getJob} from "./api.js";
 import {changed, state, upsert} from "./state.js";
 
@@ -22,12 +22,9 @@ export async function showDetail(id) {
   try { upsert(await getJob(id)); } catch (error) { $("#cancel-result").textContent = error.message; }
 }
 
-function row(label, ...value) {
-  return el("div", {class: "kv"}, el("dt", {}, label), el("dd", {}, ...value));
-}
-
+// title: text, or [text, ...more nodes of the heading]
 function section(title, ...children) {
-  return el("section", {class: "detail-section"}, el("h3", {}, title), ...children);
+  return el("section", {class: "detail-section"}, el("h3", {}, ...[title].flat()), ...children);
 }
 
 function pipelineLink(job) {
@@ -40,16 +37,30 @@ function pipelineLink(job) {
 function summary(job) {
   const pct = percent(job);
   return el("dl", {},
-    row("Status", badge(job.status)),
-    row("Progress", bar(pct), el("span", {class: "pct"}, pct === null ? "" : `${pct.toFixed(1)}%`)),
-    row("Message", (job.progress && job.progress.message) || ""),
-    row("ETA", FINAL.has(job.status) ? "" : seconds(job.eta_seconds)),
-    row("Duration", seconds(duration(job))),
-    row("Type", job.type || ""), row("Id", job.id), row("Pipeline", pipelineLink(job)),
-    row("Worker", job.worker || ""), row("Queue", job.queue || ""),
-    row("Retries", job.retries ?? ""), row("Created", when(job.created_at)),
-    row("Started", when(job.started_at)), row("Finished", when(job.finished_at)),
-    row("Arguments", el("code", {}, job.args_preview || "")));
+    kv("Status", badge(job.status)),
+    kv("Progress", bar(pct), el("span", {class: "pct"}, pct === null ? "" : `${pct.toFixed(1)}%`)),
+    kv("Message", (job.progress && job.progress.message) || ""),
+    kv("ETA", FINAL.has(job.status) ? "" : seconds(job.eta_seconds)),
+    kv("Duration", seconds(duration(job))),
+    kv("Type", job.type || ""), kv("Id", job.id), kv("Pipeline", pipelineLink(job)),
+    kv("Worker", job.worker || ""), kv("Queue", job.queue || ""),
+    kv("Retries", job.retries ?? ""), kv("Created", when(job.created_at)),
+    kv("Started", when(job.started_at)), kv("Finished", when(job.finished_at)),
+    kv("Arguments", el("code", {}, job.args_preview || "")));
+}
+
+// A running job's resources are its heartbeat's (current RSS included), marked live and
+// redrawn with each update; a finished job's are its totals.
+function resources(job) {
+  const r = job.resources;
+  const live = !FINAL.has(job.status);
+  const value = (cls, text) => el("span", {class: cls}, text);
+  return section(["Resources", live ? el("span", {class: "live-tag", title: "refreshed with each heartbeat"}, "live") : null],
+    el("dl", {class: "resources", dataset: {live: String(live)}},
+      kv("CPU time", value("res-cpu-time", seconds(r.cpu_time_s))),
+      kv("CPU", value("res-cpu", r.cpu_percent == null ? "" : `${r.cpu_percent.toFixed(0)}%`)),
+      live && r.rss_bytes != null ? kv("Memory", value("res-rss", bytes(r.rss_bytes))) : null,
+      kv("Peak memory", value("res-peak", bytes(r.peak_rss_bytes)))));
 }
 
 function extras(job) {
@@ -58,20 +69,15 @@ function extras(job) {
     parts.push(section("Error", el("p", {class: "error"}, `${job.error.type || "Error"}: ${job.error.message || ""}`),
                        job.error.traceback ? el("pre", {class: "traceback"}, job.error.traceback) : null));
   }
-  const r = job.resources;
-  if (r) {
-    parts.push(section("Resources", el("dl", {},
-      row("CPU time", seconds(r.cpu_time_s)), row("CPU", r.cpu_percent == null ? "" : `${r.cpu_percent.toFixed(0)}%`),
-      row("Peak memory", bytes(r.peak_rss_bytes)))));
-  }
+  if (job.resources) parts.push(resources(job));
   if (job.metadata && Object.keys(job.metadata).length) {
     parts.push(section("Metadata", el("pre", {}, JSON.stringify(job.metadata, null, 2))));
   }
   const c = job.cancel;
   if (c && c.requested) {
     parts.push(section("Cancel request", el("dl", {class: "cancel-record"},
-      row("Reason", c.reason || ""), row("By", c.requested_by || "outside regiq"),
-      row("At", when(c.requested_at)), row("Terminate", c.terminate ? "yes" : "no"))));
+      kv("Reason", c.reason || ""), kv("By", c.requested_by || "outside regiq"),
+      kv("At", when(c.requested_at)), kv("Terminate", c.terminate ? "yes" : "no"))));
   }
   return parts;
 }

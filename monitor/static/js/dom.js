@@ -27,6 +27,11 @@ export function clear(node) {
   return node;
 }
 
+// A label and its value as a row of a <dl> (class "kv").
+export function kv(label, ...value) {
+  return el("div", {class: "kv"}, el("dt", {}, label), el("dd", {}, ...value));
+}
+
 export function seconds(value) {
   if (value === null || value === undefined || Number.isNaN(value)) return "";
   if (value < 0.01) return `${(value * 1000).toFixed(1)} ms`;

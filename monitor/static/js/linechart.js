@@ -12,7 +12,7 @@ const MAX_TIME_TICKS = 6;
 const TICK_STEPS_S = [60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800];
 const DAY_MS = 86_400_000;
 
-function svg(tag, attrs = {}, text) {
+export function svg(tag, attrs = {}, text) {
   const node = document.createElementNS(NS, tag);
   for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
   if (text !== undefined) node.textContent = String(text);
@@ -67,7 +67,7 @@ function xAxis(root, t0, t1, x) {
 }
 
 // The runs of known values of a line (null breaks it), as lists of [x, y].
-function runs(values, times, x, y) {
+export function runs(values, times, x, y) {
   const out = [[]];
   values.forEach((v, i) => {
     if (v === null || v === undefined) { if (out[out.length - 1].length) out.push([]); return; }

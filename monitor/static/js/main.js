@@ -1,4 +1,5 @@
-// The page: sign-in, tabs, and wiring of the live table, detail, views, metrics and alerts.
+// The page: sign-in, tabs, and wiring of the live table, detail, views, metrics, workers
+// and alerts.
 
 import {$, $$, clear} from "./dom.js";
 import {getJob, listJobs, token, whenUnauthorized, whoami} from "./api.js";
@@ -10,6 +11,7 @@ import {realtimeArrived, resetMetrics, setupMetrics, showMetricsTab} from "./met
 import {connect, disconnect, follow} from "./live.js";
 import {alertArrived, loadAlerts, resetAlerts, setupAlerts} from "./alerts.js";
 import {loadHealth, resetHealth, showHealth} from "./health.js";
+import {resetWorkers, showWorkersTab, workersArrived} from "./workers.js";
 
 const CATCH_UP_LIMIT = 200;
 
@@ -34,6 +36,7 @@ function showMetrics(metrics) {
   $("#stat-running").textContent = String(metrics.jobs?.running ?? "–");
   $("#stat-throughput").textContent = String(metrics.throughput?.finished_60s ?? "–");
   realtimeArrived(metrics);
+  workersArrived(metrics);
 }
 
 function selectTab(name) {
@@ -41,6 +44,7 @@ function selectTab(name) {
   for (const pane of $$(".pane")) pane.hidden = pane.dataset.pane !== name;
   if (name === "history") loadHistory(false);
   showMetricsTab(name === "metrics");
+  showWorkersTab(name === "workers");
 }
 
 function signedOut(message = "") {
@@ -49,6 +53,7 @@ function signedOut(message = "") {
   reset();
   resetAlerts();
   resetMetrics();
+  resetWorkers();
   resetHealth();
   selectTab("live");
   $("#app").hidden = true;

@@ -8,37 +8,34 @@ import {$, $$, el, clear, seconds, when} from "./dom.js";
 import {getPerformance} from "./api.js";
 import {renderTable, setupTable} from "./perftable.js";
 import {lineChart} from "./linechart.js";
+import {readWhileShown} from "./refresh.js";
 
 const DEFAULT_WINDOW = "1h";
 const REFRESH_MS = 5000;  // how often the shown tab reads the window again
 const EMPTY = "No jobs finished in this window.";
 const NO_POINTS = "No chart points yet: a worker copies the counters every minute.";
 
-const tab = {window: DEFAULT_WINDOW, perf: null, realtime: null, shown: false, timer: null,
+const tab = {window: DEFAULT_WINDOW, perf: null, realtime: null,
              asked: 0};  // `asked` numbers the requests: only the latest one's answer counts
+const refresh = readWhileShown(load, REFRESH_MS);
 
 export function setupMetrics() {
   setupTable();
   for (const button of $$("#metrics-windows button")) {
     button.addEventListener("click", () => chooseWindow(button.dataset.window));
   }
-  document.addEventListener("visibilitychange", () => { if (tab.shown && !document.hidden) load(); });
   pressWindow();
 }
 
 // Called on every tab change: the tab loads and starts its refresh when shown.
 export function showMetricsTab(shown) {
-  if (shown === tab.shown) return;
-  tab.shown = shown;
-  clearInterval(tab.timer);
-  tab.timer = shown ? setInterval(() => { if (!document.hidden) load(); }, REFRESH_MS) : null;
-  if (shown) load();
+  refresh.show(shown);
 }
 
 // A live `metrics` event (the realtime document): running and queued per type now.
 export function realtimeArrived(realtime) {
   tab.realtime = realtime;
-  if (tab.shown) renderTable(tab.perf, tab.realtime);
+  if (refresh.shown) renderTable(tab.perf, tab.realtime);
 }
 
 export function resetMetrics() {
