@@ -60,6 +60,17 @@ class JobNotCancellable(RegiqError):
         self.status = status
 
 
+class JobNotRetryable(RegiqError):
+    """The job cannot be retried: ``reason`` says why (its status, a message no longer
+    kept, a retry made already)."""
+
+    def __init__(self, job_id: str, status: str, reason: str) -> None:
+        super().__init__(f"job {job_id!r} cannot be retried: {reason}")
+        self.job_id = job_id
+        self.status = status
+        self.reason = reason
+
+
 class StoreUnavailable(RegiqError):
     """A dependency cannot be used; ``dependency`` names it (:data:`LIVE_STORE`,
     :data:`HISTORY_DATABASE`, ...) and :attr:`summary` says what is wrong with it.

@@ -35,11 +35,12 @@ def _tracked(name: str) -> Any:
 
 
 def on_before_publish(sender: Any = None, headers: Any = None, body: Any = None,
-                      routing_key: Any = None, **_: Any) -> None:
+                      routing_key: Any = None, exchange: Any = None, properties: Any = None,
+                      declare: Any = None, **_: Any) -> None:
     lifecycle.stamp_headers(headers, get_current_worker_task())
     task = _tracked(sender)
     if task is not None:
-        lifecycle.on_published(task, headers, body, routing_key)
+        lifecycle.on_published(task, headers, body, routing_key, exchange, properties, declare)
 
 
 def on_prerun(sender: Any = None, task_id: Any = None, task: Any = None, args: Any = None,

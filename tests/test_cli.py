@@ -52,6 +52,23 @@ def test_jobs_cancel_records_the_reason_and_who_asked(app: Celery, run: Any) -> 
     assert again.exit_code == 0 and json.loads(again.output)["status"] == "cancelled"
 
 
+def test_jobs_retry_prints_the_new_job_and_refuses_in_one_line(app: Celery, run: Any) -> None:
+    result = app.tasks["t.add"].delay(1, 2)  # no worker: it stays queued
+    refused = run("jobs", "retry", result.id)
+    assert refused.exit_code == 1 and "Traceback" not in refused.output
+    assert refused.output.strip().splitlines() == [
+        f"Error: job '{result.id}' cannot be retried: it is queued; only failed, lost or "
+        "cancelled jobs are retried"]
+    run("jobs", "cancel", result.id, "--reason", "duplicate")
+    out = run("jobs", "retry", result.id, "--requested-by", "ops")
+    assert out.exit_code == 0, out.output
+    new = json.loads(out.output)
+    assert new["retry_of"] == result.id and new["status"] == "queued"
+    again = run("jobs", "retry", result.id)
+    assert again.exit_code == 1 and f"retried already as {new['id']}" in again.output
+    assert "no job with id 'nope'" in run("jobs", "retry", "nope").output
+
+
 @pytest.mark.parametrize("args, message", [
     (("jobs", "show", "missing-id"), "no job with id 'missing-id'"),
     (("jobs", "list", "--limit", "0"), "limit: expected an integer from 1 to 500"),

@@ -18,6 +18,7 @@ from regiq_tasks.errors import (
     InvalidParameter,
     JobNotCancellable,
     JobNotFound,
+    JobNotRetryable,
     StoreUnavailable,
     WorkerNotFound,
 )
@@ -73,7 +74,7 @@ def _worker_not_found(exc: WorkerNotFound) -> Response:
     return _json(404, str(exc), {"name": exc.name})
 
 
-def _conflict(exc: JobNotCancellable | JobFinished) -> Response:
+def _conflict(exc: JobNotCancellable | JobNotRetryable | JobFinished) -> Response:
     return _json(409, str(exc), {"id": exc.job_id, "status": exc.status})
 
 
@@ -94,6 +95,7 @@ def register_error_handlers(app: APIFlask) -> None:
     app.register_error_handler(WorkerNotFound, _worker_not_found)
     app.register_error_handler(JobNotCancellable, _conflict)
     app.register_error_handler(JobFinished, _conflict)
+    app.register_error_handler(JobNotRetryable, _conflict)
     app.register_error_handler(AlertNotFound, _alert_not_found)
     app.register_error_handler(AlertAlreadyResolved, _alert_resolved)
 

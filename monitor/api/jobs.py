@@ -1,4 +1,4 @@
-"""Job endpoints: one job, live listing, history listing, progress and cancel."""
+"""Job endpoints: one job, live listing, history listing, progress, cancel and retry."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from regiq_tasks.monitor.api.schemas import (
 )
 from regiq_tasks.monitor.context import current_context
 from regiq_tasks.monitor.extensions import auth
+from regiq_tasks.retry.request import retry_job
 from regiq_tasks.tracking.external import report_progress
 
 bp = APIBlueprint("jobs", __name__, tag="Jobs")
@@ -94,3 +95,19 @@ def put_cancel(job_id: str, body: dict[str, Any]) -> dict[str, Any]:
     with bad_input("job_id", *CancelIn().fields):
         return cancel_job(job_id, body["reason"], principal_name(), body["terminate"],
                           app=current_context().celery_app)
+
+
+@bp.put("/status/jobs/<job_id>/retry")
+@bp.auth_required(auth, roles=WRITE)
+@bp.output(JobOut, status_code=202)
+@bp.doc(summary="Retry a job",
+        description="Publish a failed, lost or cancelled job again as a new job (same task, "
+                    "arguments, routing and chain); 202 with the new job, whose `retry_of` "
+                    "names this one (this one gains `retried_as`). 409 for any other status, "
+                    "a job retried already, or one whose message is no longer kept (kept "
+                    "only while the job is in the live store, `REGIQ_LIVE_TTL`).",
+        responses=[400, 403, 404, 409, 503])
+def put_retry(job_id: str) -> dict[str, Any]:
+    """Retry a job on behalf of the token's name."""
+    with bad_input("job_id"):
+        return retry_job(job_id, principal_name(), app=current_context().celery_app)

@@ -97,7 +97,7 @@ class ProgressIn(Schema):
 
 
 class CancelIn(Schema):
-    """Body of ``PUT /status/jobs/{job_id}/cancel``."""
+    """Body of ``PUT /status/jobs/{job_id}/cancel`` and ``PUT /status/pipelines/{id}/cancel``."""
 
     reason = fields.String(required=True, validate=[
         validators.Length(1, MAX_REASON),
@@ -176,6 +176,12 @@ class JobOut(Schema):
     metadata = fields.Dict(keys=fields.String(), required=True)
     alert_severity = fields.String(allow_none=True)
     expected_duration = JSONNumber(allow_none=True)
+    retry_of = fields.String(allow_none=True, metadata={
+        "description": "the job this one retries (PUT /status/jobs/{id}/retry)"})
+    retried_as = fields.String(allow_none=True, metadata={
+        "description": "the job that retries this one"})
+    retried_by = fields.String(allow_none=True, metadata={
+        "description": "who asked for that retry"})
 
 
 class JobPage(Schema):

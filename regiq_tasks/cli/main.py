@@ -147,6 +147,19 @@ def jobs_cancel(job_id: str | None, pipeline_id: str | None, reason: str, termin
             print_json(cancel_job(job_id, reason, who, terminate, app=app))  # type: ignore[arg-type]
 
 
+@jobs.command("retry")
+@click.argument("job_id")
+@click.option("--requested-by", default=None, help="Who asks (default: the OS user).")
+@click.option("--app", "app_spec", help=APP_HELP)
+def jobs_retry(job_id: str, requested_by: str | None, app_spec: str | None) -> None:
+    """Publish a failed, lost or cancelled job again; print the new job as JSON."""
+    from regiq_tasks.retry.request import retry_job
+
+    with clean_errors():
+        print_json(retry_job(job_id, requested_by or getpass.getuser(),
+                             app=app_option(app_spec)))
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)

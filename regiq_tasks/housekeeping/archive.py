@@ -140,7 +140,8 @@ class Archiver:
         pipe.xdel(keys.archive, *batch.entry_ids)
         pipe.zadd(keys.expiry, {job_id: now + self.live_ttl for job_id in batch.job_ids})
         for job_id in batch.job_ids:
-            pipe.expire(keys.job(job_id), int(self.live_ttl + SAFETY_TTL_EXTRA))
+            for key in (keys.job(job_id), keys.message(job_id)):
+                pipe.expire(key, int(self.live_ttl + SAFETY_TTL_EXTRA))
         pipe.execute()
 
     def run_once(self, block_ms: int = 0) -> int:

@@ -54,6 +54,7 @@ class Change:
     on_result: Callable[[str, bool], None] | None = None
     notify: bool = False  # a final change: the job_finished hooks hear of it once applied
     origin: Any = None  # the Celery task whose run made the change, if known (for hooks)
+    message: str | None = None  # the queued change: the task message kept for a retry
 
     def event_data(self) -> str:
         """JSON of the public fields this change writes, for the event stream."""
@@ -84,6 +85,7 @@ class LiveStore:
         self._stale = client.register_script(_load("stale.lua"))
         self._expire = client.register_script(_load("expire.lua"))
         self._cancel = client.register_script(_load("cancel.lua"))
+        self._retry = client.register_script(_load("retry.lua"))
         self.lister = JobLister(client, keys)
 
     def _apply_call(self, change: Change, client: Any) -> Any:
@@ -100,7 +102,7 @@ class LiveStore:
             args=[k.prefix, change.job_id, change.status, self.events_maxlen,
                   change.event_data() if change.event else "",
                   "" if change.reap_cutoff is None else repr(change.reap_cutoff),
-                  len(pairs_set) // 2, *pairs_set, *pairs_fill],
+                  len(pairs_set) // 2, change.message or "", *pairs_set, *pairs_fill],
             client=client)
 
     @staticmethod
@@ -126,6 +128,21 @@ class LiveStore:
                            args=[k.prefix, job_id, encode_value(cancel),
                                  self.events_maxlen, repr(now), "1" if terminate else "0"])
         return raw[0].decode(), raw[1].decode()
+
+    def claim_retry(self, job_id: str, new_id: str,
+                    requested_by: str | None) -> tuple[str, str, str | None]:
+        """Link a job to its retry ``new_id`` and read its kept message; returns
+        (outcome, status, message or the id it was already retried as), see ``retry.lua``."""
+        k = self.keys
+        raw = self._retry(keys=[k.job(job_id), k.message(job_id), k.events, k.archive],
+                          args=[job_id, new_id, self.events_maxlen, requested_by or ""])
+        return raw[0].decode(), raw[1].decode(), raw[2].decode() if len(raw) > 2 else None
+
+    def release_retry(self, job_id: str, new_id: str) -> None:
+        """Undo :meth:`claim_retry` whose publish failed (the history row follows)."""
+        if self.client.hget(self.keys.job(job_id), "retried_as") == new_id.encode():
+            self.client.hdel(self.keys.job(job_id), "retried_as", "retried_by")
+            self.client.xadd(self.keys.archive, {"id": job_id})
 
     def cancel_pipeline_record(self, pipeline_id: str, cancel: dict[str, Any],
                                ttl: int = 86_400) -> None:

@@ -4,6 +4,8 @@
 -- ARGV: 1 key prefix (of the index keys, see keyspace()), 2 job id, 3 new status or '',
 --       4 events maxlen, 5 event data JSON or '' (no event), 6 reap cutoff or '' (only
 --       apply while the job's heartbeat is older than this), 7 number of "set" pairs N,
+--       8 the job's task message to keep for a retry or '' (the queued change; kept even
+--       when the job already ended, as a fast job's queued change lands after its end),
 --       then N field/value pairs to overwrite, then field/value pairs to fill if absent.
 -- Returns {status after, cancel_requested flag or ''}.
 local FINAL = {succeeded = true, failed = true, cancelled = true, lost = true}
@@ -12,6 +14,7 @@ local K = keyspace(ARGV[1])
 local job, id, new = KEYS[1], ARGV[2], ARGV[3]
 local cur = read_job(job, {'_ix', 'cancel_requested', 'queue_wait_s'})
 local status = cur.status
+if ARGV[8] ~= '' then redis.call('SET', K.message(id), ARGV[8]) end
 if status and FINAL[status] then return {status, cur.cancel_requested or ''} end
 if not status and new == '' then return {'', ''} end
 if ARGV[6] ~= '' then
@@ -27,8 +30,8 @@ if KEYS[5] and (new == 'queued' or new == 'running') then
   if pipeline_cancel then new = 'cancelled' end
 end
 local nset = tonumber(ARGV[7])
-local i = 8
-while i < 8 + 2 * nset do
+local i = 9
+while i < 9 + 2 * nset do
   redis.call('HSET', job, ARGV[i], ARGV[i + 1])
   i = i + 2
 end

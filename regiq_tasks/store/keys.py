@@ -38,6 +38,13 @@ key                            type         meaning
                                             gone or not final). No TTL. INCRBY by the
                                             archiver, which also logs the job ids; read
                                             by operators and tests.
+``P message:<id>``             string       the job's task message as published (JSON
+                                            of ``retry/message.py``: body, headers,
+                                            routing), kept to publish it again on a
+                                            retry; never read by a reader or the API.
+                                            Set by ``apply.lua`` with the queued change;
+                                            expires with the job (the archiver's safety
+                                            EXPIRE, ``expire.lua`` deletes it).
 ``P pipeline-cancel:<pid>``    string       the cancel record (JSON) of a cancelled
                                             pipeline; jobs of it published or started
                                             later are cancelled on the spot. TTL 1 day.
@@ -255,6 +262,10 @@ class Keys:
     def archive_dropped(self) -> str:
         """Counter of archive entries acknowledged without a history row."""
         return f"{self.prefix}archive:dropped"
+
+    def message(self, job_id: str) -> str:
+        """The task message of a job as published (kept for a retry)."""
+        return f"{self.prefix}message:{job_id}"
 
     def pipeline_cancel(self, pipeline_id: str) -> str:
         """Cancel record of a pipeline that was cancelled as a whole."""

@@ -19,7 +19,8 @@ FLOAT_FIELDS = ("eta_seconds", "rate_per_s", "queue_wait_s", "duration_s",
                 "expected_duration")
 INT_FIELDS = ("retries",)
 STR_FIELDS = ("id", "name", "type", "status", "worker", "queue", "pipeline_id", "root_id",
-              "parent_id", "group_id", "args_preview", "alert_severity")
+              "parent_id", "group_id", "args_preview", "alert_severity", "retry_of",
+              "retried_as", "retried_by")
 PROGRESS_FIELDS = ("progress_current", "progress_total", "progress_message")
 
 

@@ -17,6 +17,7 @@ from celery.exceptions import WorkerLostError
 from regiq_tasks.cancel.enforce import on_start_result
 from regiq_tasks.hooks import Hooks
 from regiq_tasks.redact import args_preview
+from regiq_tasks.retry.message import RETRY_HEADER, keep
 from regiq_tasks.states import FINAL_STATUSES, JobStatus
 from regiq_tasks.store import Change
 from regiq_tasks.tracking import transitions
@@ -40,9 +41,11 @@ def is_tracked(task: Any) -> bool:
 
 
 def job_lineage(get: Any, job_id: str, pipeline_id: str | None) -> dict[str, Any]:
-    """The pipeline and Celery lineage ids of a job, from its message headers or request."""
+    """The pipeline and Celery lineage ids of a job (and the job it retries), from its
+    message headers or request."""
     return {"pipeline_id": pipeline_id or get("group") or get("root_id") or job_id,
-            "root_id": get("root_id"), "parent_id": get("parent_id"), "group_id": get("group")}
+            "root_id": get("root_id"), "parent_id": get("parent_id"), "group_id": get("group"),
+            "retry_of": get(RETRY_HEADER)}
 
 
 def stamp_headers(headers: dict[str, Any], current_task: Any) -> None:
@@ -63,8 +66,11 @@ def stamp_headers(headers: dict[str, Any], current_task: Any) -> None:
     headers[PIPELINE_HEADER] = parent or headers.get("group") or headers["id"]
 
 
-def on_published(task: Any, headers: dict[str, Any], body: Any, routing_key: str | None) -> None:
-    """A tracked task message was published: record the job as queued."""
+def on_published(task: Any, headers: dict[str, Any], body: Any, routing_key: str | None,
+                 exchange: str | None = None, properties: dict[str, Any] | None = None,
+                 declare: Any = None) -> None:
+    """A tracked task message was published: record the job as queued, with its message
+    kept for a retry (``retry.message``)."""
     job_id = headers["id"]
     args, kwargs = (body[0], body[1]) if isinstance(body, (tuple, list)) and len(body) >= 2 \
         else ((), {})
@@ -72,6 +78,8 @@ def on_published(task: Any, headers: dict[str, Any], body: Any, routing_key: str
         job_id, task, float(headers.get(CREATED_HEADER) or time.time()),
         job_lineage(headers.get, job_id, headers.get(PIPELINE_HEADER)), routing_key,
         args_preview(args, kwargs), int(headers.get("retries") or 0))
+    change.message = keep(task.serializer, headers, body, exchange, routing_key, properties,
+                          declare)
     tracker = get_tracker(task.app)
     tracker.submit(change)
     if tracker.hooks.job_published:

@@ -50,6 +50,9 @@ export const getWorker = (name, samples) => api(`/status/workers/${encodeURIComp
 export const whoami = (secret) => api("/auth/whoami", {secret});
 export const cancelJob = (id, reason, terminate) =>
   api(`/status/jobs/${encodeURIComponent(id)}/cancel`, {method: "PUT", body: {reason, terminate}});
+export const retryJob = (id) => api(`/status/jobs/${encodeURIComponent(id)}/retry`, {method: "PUT"});
+export const cancelPipeline = (id, reason, terminate) =>
+  api(`/status/pipelines/${encodeURIComponent(id)}/cancel`, {method: "PUT", body: {reason, terminate}});
 export const listAlerts = (query) => api("/alerts", {query});
 export const alertStatistics = () => api("/alerts/statistics");
 export const resolveAlert = (id, note) =>

@@ -1,8 +1,8 @@
 // The job detail panel: record fields, error and traceback, resources, metadata, the
-// cancel record, and the cancel form for operators.
+// cancel record, the retry links, and the cancel form and Retry button for operators.
 
 import {$, FINAL, badge, bar, bytes, clear, duration, el, kv, percent, seconds, when} from "./dom.js";
-import {cancelJob, getJob} from "./api.js";
+import {cancelJob, getJob, retryJob} from "./api.js";
 import {changed, state, upsert} from "./state.js";
 
 let openPipeline = () => {};
@@ -11,11 +11,15 @@ export function whenPipelineOpened(callback) { openPipeline = callback; }
 export function setupDetail() {
   $("#detail-close").addEventListener("click", () => { state.selected = null; renderDetail(); changed(); });
   $("#cancel-form").addEventListener("submit", submitCancel);
+  $("#retry-button").addEventListener("click", submitRetry);
 }
+
+const RETRYABLE = new Set(["failed", "lost", "cancelled"]);
 
 export async function showDetail(id) {
   state.selected = id;
   $("#cancel-result").textContent = "";
+  $("#retry-result").textContent = "";
   $("#cancel-reason").value = "";
   renderDetail();
   changed();
@@ -34,6 +38,13 @@ function pipelineLink(job) {
   return link;
 }
 
+function jobLink(id) {
+  if (!id) return "";
+  const link = el("a", {href: "#", class: "job-link"}, id);
+  link.addEventListener("click", (e) => { e.preventDefault(); showDetail(id); });
+  return link;
+}
+
 function summary(job) {
   const pct = percent(job);
   return el("dl", {},
@@ -46,7 +57,9 @@ function summary(job) {
     kv("Worker", job.worker || ""), kv("Queue", job.queue || ""),
     kv("Retries", job.retries ?? ""), kv("Created", when(job.created_at)),
     kv("Started", when(job.started_at)), kv("Finished", when(job.finished_at)),
-    kv("Arguments", el("code", {}, job.args_preview || "")));
+    kv("Arguments", el("code", {}, job.args_preview || "")),
+    ...(job.retry_of ? [kv("Retry of", jobLink(job.retry_of))] : []),
+    ...(job.retried_as ? [kv("Retried as", jobLink(job.retried_as), job.retried_by ? ` by ${job.retried_by}` : "")] : []));
 }
 
 // A running job's resources are its heartbeat's (current RSS included), marked live and
@@ -91,6 +104,7 @@ export function renderDetail() {
   clear($("#detail-body")).append(summary(job), ...extras(job));
   const cancellable = state.me && state.me.can_cancel && !FINAL.has(job.status);
   $("#cancel-form").hidden = !cancellable;
+  $("#retry-box").hidden = !(state.me && state.me.can_cancel && RETRYABLE.has(job.status) && !job.retried_as);
 }
 
 async function submitCancel(event) {
@@ -108,5 +122,23 @@ async function submitCancel(event) {
     out.textContent = `Not cancelled: ${error.message}`;
   } finally {
     $("#cancel-button").disabled = false;
+  }
+}
+
+async function submitRetry() {
+  const id = state.selected;
+  if (!id) return;
+  $("#retry-button").disabled = true;
+  try {
+    const job = await retryJob(id);
+    upsert(job);
+    const old = state.jobs.get(id);
+    if (old) upsert({...old, retried_as: job.id});
+    await showDetail(job.id);
+    $("#retry-result").textContent = `Retried: this is the new job, retry of ${id}.`;
+  } catch (error) {
+    $("#retry-result").textContent = `Not retried: ${error.message}`;
+  } finally {
+    $("#retry-button").disabled = false;
   }
 }

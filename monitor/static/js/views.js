@@ -1,12 +1,13 @@
-// The pipeline view (one pipeline's jobs and aggregate progress) and the history tab
-// (archived jobs, keyset pages).
+// The pipeline view (one pipeline's jobs and aggregate progress, the Cancel pipeline form
+// for operators) and the history tab (archived jobs, keyset pages).
 
 import {$, STATUSES, badge, bar, clear, duration, el, fillOptions, percent, seconds, when} from "./dom.js";
-import {getPipeline, listHistory} from "./api.js";
+import {cancelPipeline, getPipeline, listHistory} from "./api.js";
 import {state, upsertAll} from "./state.js";
 import {showDetail} from "./detail.js";
 
 const HISTORY_PAGE = 20;
+const ACTIVE = ["queued", "running", "retrying"];
 let pipelineId = null;
 let subscribe = () => {};
 const history = {cursors: [null], page: 0, next: null};
@@ -19,6 +20,7 @@ export function setupViews() {
     const id = $("#pipeline-id").value.trim();
     if (id) openPipeline(id);
   });
+  $("#pipeline-cancel-form").addEventListener("submit", submitPipelineCancel);
   fillOptions($("#history-status"), STATUSES);
   $("#history-status").addEventListener("change", () => loadHistory(true));
   $("#history-type").addEventListener("change", () => loadHistory(true));
@@ -31,6 +33,7 @@ export function setupViews() {
 }
 
 export async function openPipeline(id) {
+  if (id !== pipelineId) $("#pipeline-cancel-result").textContent = "";
   pipelineId = id;
   $("#pipeline-id").value = id;
   document.dispatchEvent(new CustomEvent("regiq:tab", {detail: "pipeline"}));
@@ -52,6 +55,7 @@ export async function refreshPipeline() {
 export function renderPipeline() {
   if (!pipelineId) return;
   const jobs = [...state.jobs.values()].filter((j) => j.pipeline_id === pipelineId && j.name !== undefined);
+  $("#pipeline-cancel-form").hidden = !(state.me && state.me.can_cancel && jobs.some((j) => ACTIVE.includes(j.status)));
   if (!jobs.length) return;
   jobs.sort((a, b) => String(a.created_at).localeCompare(String(b.created_at)));
   const pcts = jobs.map((j) => (["failed", "cancelled", "lost"].includes(j.status) ? 100 : percent(j) || 0));
@@ -74,6 +78,29 @@ export function renderPipeline() {
     el("table", {class: "jobs"},
       el("thead", {}, el("tr", {}, ...["Name", "Type", "Status", "Progress", "Message", "Duration"].map((h) => el("th", {}, h)))),
       el("tbody", {}, ...rows)));
+}
+
+async function submitPipelineCancel(event) {
+  event.preventDefault();
+  const id = pipelineId;
+  const reason = $("#pipeline-cancel-reason").value.trim();
+  const out = $("#pipeline-cancel-result");
+  if (!id || !reason) { out.textContent = "A reason is required."; return; }
+  $("#pipeline-cancel-button").disabled = true;
+  try {
+    const pipeline = await cancelPipeline(id, reason, $("#pipeline-cancel-terminate").checked);
+    upsertAll(pipeline.jobs);
+    renderPipeline();
+    const stopping = pipeline.jobs.filter((j) => ACTIVE.includes(j.status)).length;
+    out.textContent = `Pipeline cancelled: ${pipeline.counts.cancelled || 0} job(s) cancelled` +
+      (stopping ? `, ${stopping} still stopping at their next check` : "") +
+      "; links not yet published will not run.";
+    $("#pipeline-cancel-reason").value = "";
+  } catch (error) {
+    out.textContent = `Not cancelled: ${error.message}`;
+  } finally {
+    $("#pipeline-cancel-button").disabled = false;
+  }
 }
 
 export async function loadHistory(reset) {
