@@ -34,6 +34,8 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from regiq_tasks import get_job
 from regiq_tasks.history import upgrade
+from regiq_tasks.resources.sampler import start_sampler, stop_sampler
+from regiq_tasks.resources.workers import all_workers
 from tests.fixtures.monitor import Monitor
 from tests.fixtures.services import thread_worker
 from tests.fixtures.waiting import wait_for
@@ -65,14 +67,19 @@ def pg_app(make_app: Callable[..., Celery], postgresql_url: str) -> Iterator[Cel
     """A test app on PostgreSQL with a worker, a succeeded, a failed and a queued job."""
     upgrade(postgresql_url)  # as a worker's start or `regiq db upgrade` leaves it
     app = make_app(database_url=postgresql_url)
-    with thread_worker(app):
+    with thread_worker(app) as worker:
+        start_sampler(app, worker.hostname)  # a live worker: health answers 200, not 503
+        wait_for(lambda: all_workers(app), 10, "the worker's first sample")
         ok = app.tasks["t.add"].delay(1, 2)
         bad = app.tasks["t.fail"].delay()
         app.tasks["t.count"].delay(3)
         ok.get(timeout=10)
         wait_for(lambda: (get_job(bad.id, app=app) or {}).get("status") == "failed", 10,
                  "failed")
-        yield app
+        try:
+            yield app
+        finally:
+            stop_sampler(app)
 
 
 @pytest.fixture
