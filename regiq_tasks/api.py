@@ -48,11 +48,18 @@ def get_job(job_id: str, *, app: Any = None) -> dict[str, Any] | None:
 
 def list_jobs(*, status: str | None = None, type: str | None = None, worker: str | None = None,
               pipeline_id: str | None = None, root_id: str | None = None,
+              name: str | None = None, id_prefix: str | None = None,
               since: TimeArg = None, until: TimeArg = None, limit: int = DEFAULT_LIMIT,
               cursor: str | None = None, app: Any = None) -> dict[str, Any]:
-    """Live jobs, newest first: ``{"items": [...], "next_cursor": str | None}``."""
+    """Live jobs, newest first: ``{"items": [...], "next_cursor": str | None}``.
+
+    A filter no index covers (``name``, ``id_prefix``) reads at most
+    ``store.query.SCAN_BUDGET`` index entries per call: a page may then be short and
+    still have a ``next_cursor``.
+    """
     q = JobQuery.build(status=status, type=type, worker=worker, pipeline_id=pipeline_id,
-                       root_id=root_id, since=since, until=until, limit=limit, cursor=cursor)
+                       root_id=root_id, name=name, id_prefix=id_prefix, since=since,
+                       until=until, limit=limit, cursor=cursor)
     tracker = _tracker(app)
     with reachable("list_jobs"):
         items, next_cursor = tracker.store.lister.page(q)
@@ -61,13 +68,14 @@ def list_jobs(*, status: str | None = None, type: str | None = None, worker: str
 
 def get_history(*, status: str | None = None, type: str | None = None,
                 worker: str | None = None, pipeline_id: str | None = None,
-                root_id: str | None = None, name: str | None = None, since: TimeArg = None,
-                until: TimeArg = None, limit: int = DEFAULT_LIMIT, cursor: str | None = None,
+                root_id: str | None = None, name: str | None = None,
+                id_prefix: str | None = None, since: TimeArg = None, until: TimeArg = None,
+                limit: int = DEFAULT_LIMIT, cursor: str | None = None,
                 app: Any = None) -> dict[str, Any]:
     """Archived jobs from SQL, newest first: ``{"items": [...], "next_cursor": ...}``."""
     q = JobQuery.build(status=status, type=type, worker=worker, pipeline_id=pipeline_id,
-                       root_id=root_id, name=name, since=since, until=until, limit=limit,
-                       cursor=cursor)
+                       root_id=root_id, name=name, id_prefix=id_prefix, since=since,
+                       until=until, limit=limit, cursor=cursor)
     tracker = _tracker(app)
     with reachable("get_history"):
         items, next_cursor = repository.query_history(tracker.existing_engine, q)

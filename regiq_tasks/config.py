@@ -35,6 +35,7 @@ DEFAULT_ARCHIVE_BATCH = 1000  # jobs per archiver transaction
 DEFAULT_REDIS_TIMEOUT = 2.0  # s: socket connect/read timeout of the tracking Redis client
 DEFAULT_RESOURCE_INTERVAL = 0.5  # s: RSS sampling period in processes that run tasks
 DEFAULT_METRICS_RETENTION_DAYS = 35  # days hour snapshots of the job metrics are kept
+DEFAULT_HISTORY_RETENTION_DAYS = 90  # days archived jobs are kept in SQL (0: forever)
 DEFAULT_AUTO_MIGRATE = True  # workers bring the history schema to head before archiving
 DEFAULT_HEALTH_TIMEOUT = 1.5  # s: the health answer waits this long for its checks
 DEFAULT_ARCHIVE_LAG = 60.0  # s: finished jobs waiting longer for the history: degraded
@@ -93,6 +94,7 @@ class Settings:
     resource_interval: float = DEFAULT_RESOURCE_INTERVAL
     auto_migrate: bool = DEFAULT_AUTO_MIGRATE
     metrics_retention_days: int = DEFAULT_METRICS_RETENTION_DAYS
+    history_retention_days: int = DEFAULT_HISTORY_RETENTION_DAYS
     health_timeout: float = DEFAULT_HEALTH_TIMEOUT
     archive_lag: float = DEFAULT_ARCHIVE_LAG
     alert_watch_interval: float = DEFAULT_ALERT_WATCH_INTERVAL
@@ -134,6 +136,9 @@ class Settings:
                 raise ConfigurationError(f"regiq setting {name} must be a percentage in (0, 100]")
         if self.metrics_retention_days < 3:
             raise ConfigurationError("regiq setting metrics_retention_days must be >= 3")
+        if self.history_retention_days < 0:
+            raise ConfigurationError("regiq setting history_retention_days must be >= 0 "
+                                     "(0 keeps the history forever)")
         if not self.key_prefix:
             raise ConfigurationError("regiq setting key_prefix must not be empty")
 

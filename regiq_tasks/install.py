@@ -10,6 +10,7 @@ from regiq_tasks.alerts import hooks as alerts_feature
 from regiq_tasks.alerts.tasks import register_alert_tasks
 from regiq_tasks.config import Settings
 from regiq_tasks.errors import InvalidParameter
+from regiq_tasks.history import retention as retention_feature
 from regiq_tasks.hooks import hooks_of
 from regiq_tasks.metrics import hooks as metrics_feature
 from regiq_tasks.resources import hooks as resources_feature
@@ -17,7 +18,8 @@ from regiq_tasks.tracking.tracker import reset_tracker
 
 # The features that hang on the tracking core's hooks, in the order they subscribe.
 FEATURES = (("alerts", alerts_feature.register), ("metrics", metrics_feature.register),
-            ("resources", resources_feature.register))
+            ("resources", resources_feature.register),
+            ("retention", retention_feature.register))
 
 
 def install(app: Any, **settings: Any) -> Any:

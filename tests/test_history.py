@@ -119,7 +119,9 @@ def test_upgrade_on_an_empty_database_creates_the_table_and_downgrade_removes_it
             inspector = inspect(connection)
             assert {c["name"] for c in inspector.get_columns("job_history")} == \
                 set(JOB_HISTORY.columns.keys())
-            assert {i["name"] for i in inspector.get_indexes("job_history")} == LISTING_INDEXES
+            pattern = {"ix_job_history_id_pattern"} if "postgresql" in database_url else set()
+            assert {i["name"] for i in inspector.get_indexes("job_history")} == \
+                LISTING_INDEXES | pattern
             assert inspector.get_pk_constraint("job_history")["constrained_columns"] == ["id"]
 
         downgrade(database_url, "base")
@@ -139,6 +141,10 @@ def test_the_migration_creates_exactly_the_schema_of_the_models(database_url: st
             context = MigrationContext.configure(connection, opts={
                 "compare_type": True,
                 "include_name": lambda name, kind, parent: name != VERSION_TABLE,
+                # the id pattern index exists on PostgreSQL only (ddl_if)
+                "include_object": lambda obj, name, kind, reflected, other: not (
+                    name == "ix_job_history_id_pattern"
+                    and connection.dialect.name != "postgresql"),
             })
             assert compare_metadata(context, Base.metadata) == []
     finally:
@@ -438,7 +444,8 @@ def _cursor_of(moment: datetime, job_id: str) -> str:
 
 def _plan(engine: Engine, q: JobQuery) -> str:
     """The query plan of a listing page, as text."""
-    compiled = listing_statement(q).compile(engine, compile_kwargs={"literal_binds": True})
+    compiled = listing_statement(q, engine.dialect.name).compile(
+        engine, compile_kwargs={"literal_binds": True})
     with engine.connect() as connection:
         if engine.dialect.name == "sqlite":
             rows = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}").all()

@@ -12,6 +12,7 @@ from regiq_tasks.store.keys import (
     METRICS_LOCK,
     REAPER_LOCK,
     RELAY_LOCK,
+    RETENTION_LOCK,
     ROOM_ALL,
     SCOPE_ALL,
     SNAPSHOT_KINDS,
@@ -60,8 +61,8 @@ def test_every_key_name_is_pinned() -> None:
     assert k.relay_last_id == "p:live:relay-last-id"
     assert k.live_rooms == "p:live:rooms"
     assert k.lock(RELAY_LOCK) == "p:lock:live-relay"
-    assert [k.lock(n) for n in (ARCHIVER_LOCK, REAPER_LOCK, EXPIRY_LOCK)] == [
-        "p:lock:archiver", "p:lock:reaper", "p:lock:expiry"]
+    assert [k.lock(n) for n in (ARCHIVER_LOCK, REAPER_LOCK, EXPIRY_LOCK, RETENTION_LOCK)] == [
+        "p:lock:archiver", "p:lock:reaper", "p:lock:expiry", "p:lock:history-retention"]
 
 
 def test_the_metric_keys_are_pinned() -> None:

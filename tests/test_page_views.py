@@ -72,16 +72,7 @@ def test_the_history_tab_pages_through_archived_jobs(served_monitor: Serve, tab:
     assert repository.upsert_jobs(tracker.engine, records) == 25
     tab.sign_in(url, "viewer")
     tab.page.click('.tab[data-tab="history"]')
-    rows = tab.page.locator("#history-table tbody tr")
-    expect(rows).to_have_count(20)
-    expect(rows.first).to_have_attribute("data-job-id", "h-24")
-    expect(tab.page.locator("#history-newer")).to_be_disabled()
-    tab.page.click("#history-older")
-    expect(rows).to_have_count(5)
-    expect(rows.last).to_have_attribute("data-job-id", "h-00")
-    expect(tab.page.locator("#history-older")).to_be_disabled()
-    tab.page.click("#history-newer")
-    expect(rows).to_have_count(20)
+    tab.page_through("history", (20, 5), ("h-24", "h-00"))
     tab.page.select_option("#history-status", "failed")
     expect(tab.page.locator("#history-empty")).to_be_visible()
 

@@ -15,7 +15,14 @@ from marshmallow import ValidationError
 
 from regiq_tasks.errors import InvalidParameter
 from regiq_tasks.states import JobStatus
-from regiq_tasks.store.filters import DEFAULT_LIMIT, MAX_LIMIT, MAX_REASON, MAX_TEXT, to_datetime
+from regiq_tasks.store.filters import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    MAX_REASON,
+    MAX_TEXT,
+    MIN_ID_PREFIX,
+    to_datetime,
+)
 
 MAX_CURSOR = 512  # characters of a cursor
 MAX_PROGRESS = 1e15  # largest progress value accepted (keeps every value finite)
@@ -73,6 +80,11 @@ class JobListQuery(Schema):
     worker = _text()
     pipeline_id = _text()
     root_id = _text(metadata={"description": "alias of pipeline_id"})
+    name = _text(metadata={"description": "the task name, e.g. pipeline.ingest"})
+    id_prefix = fields.String(
+        validate=validators.Length(MIN_ID_PREFIX, MAX_TEXT),
+        metadata={"description": f"jobs whose id starts with it (at least {MIN_ID_PREFIX} "
+                                 "characters)"})
     since = fields.DateTime(validate=_sane_time,
                             metadata={"description": "created at or after (naive = UTC)"})
     until = fields.DateTime(validate=_sane_time,
@@ -83,9 +95,7 @@ class JobListQuery(Schema):
 
 
 class HistoryQuery(JobListQuery):
-    """Filters and paging of ``GET /status/jobs/history``."""
-
-    name = _text(metadata={"description": "the task name, e.g. pipeline.ingest"})
+    """Filters and paging of ``GET /status/jobs/history`` (those of the live listing)."""
 
 
 class ProgressIn(Schema):

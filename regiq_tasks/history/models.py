@@ -1,7 +1,9 @@
 """SQLAlchemy models of the job history: one row per archived (terminal) job.
 
 Every listing index ends with ``(created_at, id)`` so that a filtered, newest-first
-keyset page is one index range scan, however deep the page.
+keyset page is one index range scan, however deep the page. ``created_at`` leads the
+first of them, which is also what history retention deletes by. On PostgreSQL,
+``ix_job_history_id_pattern`` answers an id prefix (SQLite's primary key already does).
 """
 
 from __future__ import annotations
@@ -74,6 +76,14 @@ def _listing_index(*leading: str) -> Index:
     return Index("ix_job_history_" + "_".join(columns), *columns)
 
 
+ID_PATTERN_INDEX = "ix_job_history_id_pattern"  # PostgreSQL only: id prefixes in byte order
+
+
+def _id_pattern_index() -> Index:
+    return Index(ID_PATTERN_INDEX, "id",
+                 postgresql_ops={"id": "varchar_pattern_ops"}).ddl_if(dialect="postgresql")
+
+
 class JobHistory(Base):
     """An archived job: the filterable fields as columns, the whole record as JSON."""
 
@@ -86,6 +96,7 @@ class JobHistory(Base):
         _listing_index("pipeline_id"),
         _listing_index("name"),
         _listing_index("type", "status"),
+        _id_pattern_index(),
     )
 
     id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)

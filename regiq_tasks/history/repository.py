@@ -8,11 +8,11 @@ after it, so pages neither repeat nor skip items while newer jobs are archived.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Insert, Select, literal, select, tuple_
+from sqlalchemy import ColumnElement, Engine, Insert, Select, and_, literal, select, tuple_
 
 from regiq_tasks.errors import InvalidParameter
 from regiq_tasks.history.db import dialect_insert
@@ -134,10 +134,40 @@ def get_job(engine: Engine, job_id: str) -> dict[str, Any] | None:
     return dict(record) if record is not None else None
 
 
-def _conditions(q: JobQuery) -> list[ColumnElement[bool]]:
+def _successor(prefix: str) -> str | None:
+    """The least string above every string that starts with ``prefix`` (code point
+    order), or None when there is none (the prefix is all U+10FFFF)."""
+    stem = prefix.rstrip(chr(0x10FFFF))
+    return stem[:-1] + chr(ord(stem[-1]) + 1) if stem else None
+
+
+def id_prefix_term(prefix: str, dialect_name: str) -> ColumnElement[bool]:
+    """``id`` starts with ``prefix``, as one index range in code point order.
+
+    SQLite compares text byte by byte (BINARY), so plain ``>=`` and ``<`` on the primary
+    key are exact. PostgreSQL compares by the database's collation, where a range is not
+    a prefix; its pattern operators ``~>=~`` and ``~<~`` compare bytes and are answered
+    by ``ix_job_history_id_pattern`` (``varchar_pattern_ops``), which is what the
+    planner makes of ``LIKE 'prefix%'``, without escaping and with bound parameters.
+    """
+    column = JOB_HISTORY.c.id
+    at_least: Callable[[str], ColumnElement[bool]]
+    below: Callable[[str], ColumnElement[bool]]
+    if dialect_name == "postgresql":
+        at_least = column.op("~>=~", is_comparison=True)
+        below = column.op("~<~", is_comparison=True)
+    else:
+        at_least, below = column.__ge__, column.__lt__
+    upper = _successor(prefix)
+    return and_(at_least(prefix), below(upper)) if upper is not None else at_least(prefix)
+
+
+def _conditions(q: JobQuery, dialect_name: str) -> list[ColumnElement[bool]]:
     """The WHERE terms of a listing: filters, time window and keyset position."""
     t = JOB_HISTORY
     terms: list[ColumnElement[bool]] = []
+    if q.id_prefix is not None:
+        terms.append(id_prefix_term(q.id_prefix, dialect_name))
     for name in EQUALITY_FILTERS:
         value = getattr(q, name)
         if value is not None:
@@ -153,11 +183,11 @@ def _conditions(q: JobQuery) -> list[ColumnElement[bool]]:
     return terms
 
 
-def listing_statement(q: JobQuery) -> Select[Any]:
+def listing_statement(q: JobQuery, dialect_name: str) -> Select[Any]:
     """The SELECT of one listing page (limit + 1 rows, to tell whether more follow)."""
     t = JOB_HISTORY
     return (select(t.c.record, t.c.created_at, t.c.id)
-            .where(*_conditions(q))
+            .where(*_conditions(q, dialect_name))
             .order_by(t.c.created_at.desc(), t.c.id.desc())
             .limit(q.limit + 1))
 
@@ -165,7 +195,7 @@ def listing_statement(q: JobQuery) -> Select[Any]:
 def query_history(engine: Engine, q: JobQuery) -> tuple[list[dict[str, Any]], str | None]:
     """One page of archived jobs, newest first, and the cursor of the next (None at end)."""
     with engine.connect() as connection:
-        rows = connection.execute(listing_statement(q)).all()
+        rows = connection.execute(listing_statement(q, engine.dialect.name)).all()
     page = rows[:q.limit]
     items = [dict(row.record) for row in page]
     if len(rows) <= q.limit:

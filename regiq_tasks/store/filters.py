@@ -27,6 +27,7 @@ DEFAULT_LIMIT = 50
 MAX_TEXT = 255  # characters of an id or a filter value
 MAX_REASON = 1000  # characters of a cancel reason or a progress message
 MAX_CURSOR_US = MAX_EPOCH * 1_000_000  # the largest created_at (µs) a cursor may hold
+MIN_ID_PREFIX = 3  # characters an id prefix needs: shorter ones match too much to be a search
 
 
 def text_arg(value: Any, name: str, limit: int = MAX_TEXT) -> str:
@@ -151,6 +152,18 @@ def _optional_str(value: Any, name: str) -> str | None:
     return None if value is None else text_arg(value, name)
 
 
+def id_prefix_arg(value: Any) -> str | None:
+    """The ``id_prefix`` filter: :func:`text_arg` of at least :data:`MIN_ID_PREFIX`
+    characters without surrounding white space; None when absent."""
+    if value is None:
+        return None
+    prefix = text_arg(value, "id_prefix")
+    if len(prefix) < MIN_ID_PREFIX or prefix != prefix.strip():
+        raise InvalidParameter("id_prefix", f"expected at least {MIN_ID_PREFIX} characters "
+                                            f"without surrounding spaces, got {_shown(value)}")
+    return prefix
+
+
 @dataclass(frozen=True)
 class JobQuery:
     """A validated job listing query."""
@@ -160,6 +173,7 @@ class JobQuery:
     worker: str | None = None
     pipeline_id: str | None = None
     name: str | None = None
+    id_prefix: str | None = None
     since: float | None = None
     until: float | None = None
     limit: int = DEFAULT_LIMIT
@@ -168,8 +182,8 @@ class JobQuery:
     @classmethod
     def build(cls, *, status: Any = None, type: Any = None, worker: Any = None,
               pipeline_id: Any = None, root_id: Any = None, name: Any = None,
-              since: Any = None, until: Any = None, limit: Any = DEFAULT_LIMIT,
-              cursor: Any = None) -> JobQuery:
+              id_prefix: Any = None, since: Any = None, until: Any = None,
+              limit: Any = DEFAULT_LIMIT, cursor: Any = None) -> JobQuery:
         """Validate raw arguments; raise ValueError naming the bad parameter."""
         if status is not None:
             try:
@@ -190,5 +204,6 @@ class JobQuery:
             raise InvalidParameter("cursor", f"expected a string, got {_shown(cursor)}")
         return cls(status=status, type=_optional_str(type, "type"),
                    worker=_optional_str(worker, "worker"), pipeline_id=pipeline,
-                   name=_optional_str(name, "name"), since=since_ts, until=until_ts,
+                   name=_optional_str(name, "name"), id_prefix=id_prefix_arg(id_prefix),
+                   since=since_ts, until=until_ts,
                    limit=limit, after=decode_cursor(cursor) if cursor else None)

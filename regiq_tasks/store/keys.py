@@ -50,7 +50,7 @@ key                            type         meaning
                                             later are cancelled on the spot. TTL 1 day.
 ``P lock:<name>``              string       a lease (token, PX) held by the one worker
                                             doing a housekeeping duty (archiver, reaper,
-                                            expiry) at a time.
+                                            expiry, history-retention) at a time.
 ``P alerts:failures:<type>``   zset         final failures of one job type for the
                                             ``failure_burst`` rule; member = job id,
                                             score = failure time (s). Trimmed to the
@@ -161,6 +161,7 @@ REAPER_LOCK = "reaper"  # the lost-job reaper (and the duties that keep its pace
 EXPIRY_LOCK = "expiry"  # live-store expiry of archived jobs
 METRICS_LOCK = "metrics"  # the metrics snapshot duty
 WATCH_LOCK = "alert-watch"  # the resource alerts' evaluation
+RETENTION_LOCK = "history-retention"  # deleting history rows past the retention
 SCOPE_ALL = "all"  # metrics scope of every job
 SNAPSHOT_KINDS = ("m", "h")  # metric snapshot kinds: minute, hour
 ROOM_ALL = "all"  # Socket.IO room of the clients subscribed to every job

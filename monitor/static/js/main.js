@@ -4,7 +4,7 @@
 import {$, $$, clear} from "./dom.js";
 import {getJob, listJobs, token, whenUnauthorized, whoami} from "./api.js";
 import {changed, onChange, reset, state, upsert, upsertAll} from "./state.js";
-import {filters, renderLive, setupLiveTable} from "./jobs.js";
+import {filters, reloadLive, renderLive, setupLiveTable} from "./jobs.js";
 import {renderDetail, setupDetail, whenPipelineOpened} from "./detail.js";
 import {loadHistory, openPipeline, refreshPipeline, renderPipeline, setupViews, whenPipelineChosen} from "./views.js";
 import {realtimeArrived, resetMetrics, setupMetrics, showMetricsTab} from "./metrics.js";
@@ -12,14 +12,14 @@ import {connect, disconnect, follow} from "./live.js";
 import {alertArrived, loadAlerts, resetAlerts, setupAlerts} from "./alerts.js";
 import {loadHealth, resetHealth, showHealth} from "./health.js";
 import {resetWorkers, showWorkersTab, workersArrived} from "./workers.js";
+import {setupSearch} from "./search.js";
 
 const CATCH_UP_LIMIT = 200;
 
 async function catchUp() {
   const {status, type} = filters();
   try {
-    const page = await listJobs({limit: CATCH_UP_LIMIT, status, type});
-    upsertAll(page.items);
+    await reloadLive();  // the live table's page, through the listing's cursor
     if (!status && !type) upsertAll((await listJobs({limit: CATCH_UP_LIMIT, status: "running"})).items);
   } catch (error) {
     console.warn("regiq: catch-up failed", error);
@@ -82,11 +82,11 @@ function setup() {
   setupViews();
   setupAlerts();
   setupMetrics();
+  setupSearch();
   whenPipelineOpened(openPipeline);
   whenPipelineChosen((id) => follow({pipeline_id: id}));
   whenUnauthorized(() => signedOut("The token is no longer valid: sign in again."));
   onChange(() => { renderLive(); renderDetail(); renderPipeline(); });
-  for (const id of ["#filter-status", "#filter-type"]) $(id).addEventListener("change", catchUp);
   for (const tab of $$(".tab")) tab.addEventListener("click", () => selectTab(tab.dataset.tab));
   document.addEventListener("regiq:tab", (e) => selectTab(e.detail));
   $("#sign-out").addEventListener("click", () => signedOut());

@@ -5,12 +5,14 @@ import {$, STATUSES, badge, bar, clear, duration, el, fillOptions, percent, seco
 import {cancelPipeline, getPipeline, listHistory} from "./api.js";
 import {state, upsertAll} from "./state.js";
 import {showDetail} from "./detail.js";
+import {idCell} from "./jobid.js";
+import {pager} from "./pager.js";
 
 const HISTORY_PAGE = 20;
 const ACTIVE = ["queued", "running", "retrying"];
 let pipelineId = null;
 let subscribe = () => {};
-const history = {cursors: [null], page: 0, next: null};
+let history = null;
 
 export function whenPipelineChosen(callback) { subscribe = callback; }
 
@@ -22,14 +24,17 @@ export function setupViews() {
   });
   $("#pipeline-cancel-form").addEventListener("submit", submitPipelineCancel);
   fillOptions($("#history-status"), STATUSES);
+  history = pager({older: "#history-older", newer: "#history-newer", label: "#history-page",
+                   load: historyPage});
   $("#history-status").addEventListener("change", () => loadHistory(true));
   $("#history-type").addEventListener("change", () => loadHistory(true));
-  $("#history-older").addEventListener("click", () => {
-    if (history.next) { history.cursors.push(history.next); loadHistory(false); }
-  });
-  $("#history-newer").addEventListener("click", () => {
-    if (history.cursors.length > 1) { history.cursors.pop(); loadHistory(false); }
-  });
+}
+
+// Open the detail of a record read from a listing (an archived one stays as it is
+// unless the live store knows better).
+export function openRecord(job) {
+  state.jobs.set(job.id, {...job, ...(state.jobs.get(job.id) || {})});
+  showDetail(job.id);
 }
 
 export async function openPipeline(id) {
@@ -103,31 +108,32 @@ async function submitPipelineCancel(event) {
   }
 }
 
-export async function loadHistory(reset) {
-  if (reset) { history.cursors = [null]; }
-  const query = {limit: HISTORY_PAGE, cursor: history.cursors[history.cursors.length - 1],
+export function loadHistory(reset) {
+  return history.reload(reset);
+}
+
+async function historyPage(cursor) {
+  const query = {limit: HISTORY_PAGE, cursor,
                  status: $("#history-status").value, type: $("#history-type").value.trim()};
   try {
     const page = await listHistory(query);
-    history.next = page.next_cursor;
     renderHistory(page.items);
+    return page.next_cursor;
   } catch (error) {
-    clear($("#history-table tbody")).append(el("tr", {}, el("td", {colspan: 7, class: "error"}, error.message)));
+    clear($("#history-table tbody")).append(el("tr", {}, el("td", {colspan: 8, class: "error"}, error.message)));
+    return null;
   }
 }
 
 function renderHistory(items) {
   const rows = items.map((j) => {
     const tr = el("tr", {dataset: {jobId: j.id}},
-      el("td", {}, j.name || j.id), el("td", {}, j.type || ""), el("td", {}, badge(j.status)),
+      el("td", {}, j.name || j.id), idCell(j.id), el("td", {}, j.type || ""), el("td", {}, badge(j.status)),
       el("td", {}, when(j.created_at)), el("td", {}, seconds(j.duration_s)), el("td", {}, j.worker || ""),
       el("td", {class: "msg"}, j.error ? `${j.error.type}: ${j.error.message}` : ""));
-    tr.addEventListener("click", () => { state.jobs.set(j.id, {...j, ...(state.jobs.get(j.id) || {})}); showDetail(j.id); });
+    tr.addEventListener("click", () => openRecord(j));
     return tr;
   });
   clear($("#history-table tbody")).append(...rows);
   $("#history-empty").hidden = items.length > 0;
-  $("#history-page").textContent = `page ${history.cursors.length}`;
-  $("#history-newer").disabled = history.cursors.length <= 1;
-  $("#history-older").disabled = !history.next;
 }
