@@ -1,9 +1,10 @@
 // The job detail panel: record fields, error and traceback, resources, metadata, the
-// cancel record, and the cancel form for operators.
+// cancel record, and the cancel form for operators; its log lines are logs.js's.
 
 import {$, FINAL, badge, bar, bytes, clear, duration, el, percent, seconds, when} from "./dom.js";
 import {cancelJob, getJob} from "./api.js";
 import {changed, state, upsert} from "./state.js";
+import {setupLogs} from "./logs.js";
 
 let openPipeline = () => {};
 export function whenPipelineOpened(callback) { openPipeline = callback; }
@@ -11,6 +12,7 @@ export function whenPipelineOpened(callback) { openPipeline = callback; }
 export function setupDetail() {
   $("#detail-close").addEventListener("click", () => { state.selected = null; renderDetail(); changed(); });
   $("#cancel-form").addEventListener("submit", submitCancel);
+  setupLogs();
 }
 
 export async function showDetail(id) {
