@@ -3,7 +3,7 @@
 Usage:
     python benchmarks/bench_throughput.py [--tasks 2000] [--rounds 5] [--pool prefork]
         [--concurrency 2] [--modes preloaded,stream] [--json PATH | --no-json]
-        [--kinds bare,tracked[,tracked-nometrics]]
+        [--kinds bare,tracked[,tracked-nometrics]] [--body noop|log10]
         [--archiver-stats] [--no-housekeeper] [--no-metrics] [--switch-interval S]
         (diagnostics)
 
@@ -24,6 +24,10 @@ the metric writes (``BENCH_METRICS_SPLIT``, see ``throughput_app.py``). The thre
 back to back in the same worker (the order rotates every round), so the cost of the
 performance counters is the per-round difference of the two tracked ratios, measured
 in one run (issue 11: at most 0.02).
+
+``--body log10`` runs a task that logs 10 INFO lines instead of the no-op, tracked (its
+lines kept with the job, REGIQ_JOB_LOG_LEVEL INFO) vs untracked, in the same worker:
+the cost of job logs on the hot path.
 
 Completion is seen through the Redis result backend (``ResultSet.join_native``), the
 same for both kinds. At the end the tracked jobs of the last round are checked in the
@@ -58,6 +62,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=5, help="rounds per kind and mode (5)")
     p.add_argument("--warmup", type=int, default=300, help="unmeasured tasks per kind (300)")
     p.add_argument("--pool", choices=("prefork", "solo"), default="prefork")
+    p.add_argument("--body", choices=("noop", "log10"), default="noop",
+                   help="the task: a no-op, or 10 INFO log lines (job logs' cost)")
     p.add_argument("--kinds", default="bare,tracked",
                    help="task kinds per round: bare,tracked[,tracked-nometrics]")
     p.add_argument("--concurrency", type=int, default=2)
@@ -104,7 +110,8 @@ class Bench:
         self.last_tracked_ids: list[str] = []
 
     def _task(self, kind: str) -> Any:
-        return self.m.noop_bare if kind == "bare" else self.m.noop_tracked
+        body = self.args.body
+        return getattr(self.m, f"{body}_bare" if kind == "bare" else f"{body}_tracked")
 
     def _publish(self, kind: str, n: int) -> list[Any]:
         task = self._task(kind)
@@ -294,7 +301,7 @@ def main() -> int:
             summary[mode]["metrics_cost_per_round"] = drops
             summary[mode]["metrics_cost_median"] = common.median(drops)
     print()
-    print(f"no-op throughput, {args.pool} pool, {args.tasks} tasks x {args.rounds} rounds "
+    print(f"{args.body} throughput, {args.pool} pool, {args.tasks} tasks x {args.rounds} rounds "
           f"per kind and mode (median tasks/s)")
     print(common.table(["mode", "kind", "bare/s", "kind/s", "ratio", "per-round ratio",
                         f"target >= {TARGET_RATIO}"], rows))

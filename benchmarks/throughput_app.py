@@ -30,6 +30,7 @@ Diagnostics only (to attribute overhead, not for the headline figures):
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from typing import Any
@@ -145,6 +146,26 @@ def noop_bare() -> None:
 def noop_tracked(self: TrackedTask) -> None:
     """A tracked no-op."""
     return
+
+
+_log10 = logging.getLogger("bench.log10")
+
+
+def _log_ten() -> None:
+    for i in range(10):
+        _log10.info("document %d of 10 parsed, %d fields", i, 40 + i)
+
+
+@app.task(name="bench.log10_bare")
+def log10_bare() -> None:
+    """A plain Celery task that logs 10 INFO lines (``--body log10``)."""
+    _log_ten()
+
+
+@app.task(base=TrackedTask, bind=True, name="bench.log10_tracked")
+def log10_tracked(self: TrackedTask) -> None:
+    """The same task tracked: its 10 lines are kept with the job."""
+    _log_ten()
 
 
 def _timed_batches(progress: Any, calls: int, batch: int, message: str | None,

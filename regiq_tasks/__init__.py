@@ -23,6 +23,7 @@ from regiq_tasks.errors import (
 )
 from regiq_tasks.health import get_health
 from regiq_tasks.install import install
+from regiq_tasks.job_logs import get_job_logs
 from regiq_tasks.metrics.performance import get_performance
 from regiq_tasks.metrics.realtime import get_realtime
 from regiq_tasks.resources.workers import get_worker, list_workers
@@ -31,10 +32,10 @@ from regiq_tasks.states import JobStatus
 from regiq_tasks.tracking.task import JobCancelled, TrackedTask
 
 __all__ = ["TrackedTask", "JobCancelled", "install", "get_job", "list_jobs", "get_history",
-           "get_pipeline", "get_performance", "get_realtime", "get_health", "list_workers",
-           "get_worker", "cancel_job", "cancel_pipeline", "retry_job", "JobStatus", "Settings",
-           "RegiqError", "ConfigurationError", "JobNotFound", "JobNotCancellable",
-           "JobNotRetryable", "StoreUnavailable", "WorkerNotFound"]
+           "get_pipeline", "get_job_logs", "get_performance", "get_realtime", "get_health",
+           "list_workers", "get_worker", "cancel_job", "cancel_pipeline", "retry_job",
+           "JobStatus", "Settings", "RegiqError", "ConfigurationError", "JobNotFound",
+           "JobNotCancellable", "JobNotRetryable", "StoreUnavailable", "WorkerNotFound"]
 
 
 def __getattr__(name: str) -> Any:

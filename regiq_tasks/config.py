@@ -8,6 +8,7 @@ This is the only module that reads the environment.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import tempfile
 import typing
@@ -52,6 +53,9 @@ DEFAULT_ALERT_RESOURCE_FOR = 300.0  # s memory or CPU stays over its threshold
 DEFAULT_SAMPLE_INTERVAL = 5.0  # s between two resource samples of a worker (process tree, host)
 DEFAULT_DISK_PATHS = ""  # comma-separated paths whose disk use workers sample; empty: cwd, temp
 DEFAULT_WORKER_TTL = 3600.0  # s a worker's samples are kept after its last one (then it is gone)
+DEFAULT_JOB_LOG_LEVEL = "INFO"  # log records at or above this level are kept with their job
+DEFAULT_JOB_LOG_LINES = 500  # a job keeps its last this many log lines (0: no job logs)
+DEFAULT_JOB_LOG_BYTES = 65536  # ... and at most this many bytes of them
 
 
 def _to_bool(raw: Any) -> bool:
@@ -64,6 +68,16 @@ def _to_bool(raw: Any) -> bool:
     if lowered in {"0", "false", "no", "off", ""}:
         return False
     raise ValueError(f"not a boolean: {raw!r}")
+
+
+def level_number(name: str) -> int:
+    """A logging level's number from its name (``INFO``) or a number; ConfigurationError
+    for anything else."""
+    text = str(name).strip().upper()
+    level = int(text) if text.isdigit() else logging.getLevelName(text)
+    if not isinstance(level, int):
+        raise ConfigurationError(f"regiq setting job_log_level: unknown level {name!r}")
+    return level
 
 
 @dataclass(frozen=True)
@@ -114,6 +128,9 @@ class Settings:
     sample_interval: float = DEFAULT_SAMPLE_INTERVAL
     disk_paths: str = DEFAULT_DISK_PATHS
     worker_ttl: float = DEFAULT_WORKER_TTL
+    job_log_level: str = DEFAULT_JOB_LOG_LEVEL
+    job_log_lines: int = DEFAULT_JOB_LOG_LINES
+    job_log_bytes: int = DEFAULT_JOB_LOG_BYTES
 
     def __post_init__(self) -> None:
         for name in ("progress_interval", "live_ttl", "lost_after", "cancel_grace",
@@ -141,6 +158,14 @@ class Settings:
                                      "(0 keeps the history forever)")
         if not self.key_prefix:
             raise ConfigurationError("regiq setting key_prefix must not be empty")
+        if self.job_log_lines < 0 or self.job_log_bytes <= 0:
+            raise ConfigurationError("regiq settings job_log_lines must be >= 0 and "
+                                     "job_log_bytes > 0")
+
+    @property
+    def job_log_levelno(self) -> int:
+        """The number of ``job_log_level``."""
+        return level_number(self.job_log_level)
 
     @property
     def disk_path_list(self) -> tuple[str, ...]:

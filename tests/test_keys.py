@@ -33,7 +33,7 @@ PINNED = {"prefix", "job", "index_all", "index", "running", "expiry", "events", 
           "archive_dropped", "message", "pipeline_cancel", "lock", "alert_failures", "alert_burst",
           "alert_overdue", "socketio_channel", "relay_last_id", "live_rooms", "metrics_cum",
           "metrics_scopes", "metrics_snapshot", "metrics_snapshots", "metrics_finished",
-          "workers", "worker", "worker_samples", "alert_watch"}
+          "workers", "worker", "worker_samples", "alert_watch", "job_logs"}
 
 
 def test_every_key_name_is_pinned() -> None:
@@ -154,3 +154,10 @@ def test_the_lua_prelude_refuses_an_unknown_index_dimension(redis_url: str) -> N
     client = redis.Redis.from_url(redis_url)
     with pytest.raises(redis.ResponseError, match="no index on colour"):
         client.eval(lua_prelude() + "return keyspace('p:').index('colour', 'red')", 0)
+
+
+def test_the_job_log_key_is_pinned_and_spelled_alike_in_lua(redis_url: str) -> None:
+    assert Keys("p:").job_logs("abc") == "p:joblog:abc"
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    assert client.eval(lua_prelude() + "return keyspace(ARGV[1]).job_logs('abc')", 0,
+                       "p:") == "p:joblog:abc"

@@ -17,9 +17,12 @@ from regiq_tasks.alerts.store import raise_alert
 from regiq_tasks.config import Settings
 from regiq_tasks.errors import ConfigurationError
 from regiq_tasks.history import JOB_HISTORY, upgrade, upsert_jobs
+from regiq_tasks.history.logs import replace_logs
+from regiq_tasks.history.models import JOB_LOGS
 from regiq_tasks.history.retention import delete_before, retention_cutoff, retention_duty
 from regiq_tasks.housekeeping.keeper import start_housekeeper, stop_housekeeper
 from regiq_tasks.store.keys import RETENTION_LOCK
+from regiq_tasks.store.logs import KeptLines
 from regiq_tasks.tracking.tracker import get_tracker
 from tests.fixtures.services import worker_with_housekeeper
 from tests.fixtures.waiting import wait_for
@@ -67,13 +70,20 @@ def deletes() -> Iterator[Callable[[Engine], list[str]]]:
 def test_rows_past_the_retention_go_in_batches_and_newer_rows_and_alerts_stay(
         history_engine: Engine, deletes: Callable[[Engine], list[str]]) -> None:
     fill(history_engine, old=2500)
+    with history_engine.begin() as connection:  # log lines of an old and a new job
+        replace_logs(connection, {job_id: KeptLines(['{"message": "m"}'] * 3, 0, 3, 0, 3)
+                                  for job_id in ("old-00007", "new-001")})
     statements = deletes(history_engine)
 
     purged = delete_before(history_engine, retention_cutoff(90, NOW), batch=1000)
 
     assert (purged.deleted, purged.batches, purged.done) == (2500, 3, True)
-    assert len(statements) == 3  # one DELETE of at most 1,000 rows per transaction
+    # per transaction: the log lines, then at most 1,000 jobs
+    assert len(statements) == 6
     assert counts(history_engine) == (10, 1)
+    with history_engine.connect() as connection:
+        kept = connection.execute(select(JOB_LOGS.c.job_id).distinct()).scalars().all()
+    assert kept == ["new-001"]
 
 
 def test_a_pass_stops_after_its_time_and_the_next_one_carries_on(
@@ -122,4 +132,5 @@ def test_one_worker_at_a_time_deletes_under_the_retention_lease(
         finally:
             stop_housekeeper(second)
     assert holder is not None
-    assert sorted(len(s) for s in seen) == [0, 2]  # 1,500 rows: one worker, two batches
+    # 1,500 rows: one worker, two batches of two DELETEs (the log lines, the jobs)
+    assert sorted(len(s) for s in seen) == [0, 4]

@@ -10,6 +10,7 @@ from regiq_tasks.monitor.api.alerts import bp as alerts_bp
 from regiq_tasks.monitor.api.errors import register_error_handlers
 from regiq_tasks.monitor.api.health import bp as health_bp
 from regiq_tasks.monitor.api.jobs import bp as jobs_bp
+from regiq_tasks.monitor.api.logs import bp as logs_bp
 from regiq_tasks.monitor.api.meta import bp as meta_bp
 from regiq_tasks.monitor.api.performance import bp as performance_bp
 from regiq_tasks.monitor.api.pipelines import bp as pipelines_bp
@@ -18,7 +19,7 @@ from regiq_tasks.monitor.api.schemas import ERROR_SCHEMA, merge_duplicate_compon
 from regiq_tasks.monitor.api.whoami import bp as whoami_bp
 from regiq_tasks.monitor.api.workers import bp as workers_bp
 
-BLUEPRINTS = (jobs_bp, pipelines_bp, performance_bp, workers_bp, health_bp, alerts_bp,
+BLUEPRINTS = (jobs_bp, logs_bp, pipelines_bp, performance_bp, workers_bp, health_bp, alerts_bp,
               whoami_bp, prometheus_bp, meta_bp)
 # apiflask settings of the API: bad input is 400, every error has one documented shape.
 API_CONFIG = {"VALIDATION_ERROR_STATUS_CODE": 400, "VALIDATION_ERROR_SCHEMA": ERROR_SCHEMA,

@@ -17,6 +17,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     Float,
+    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -39,6 +40,7 @@ ID_LENGTH = 155  # a Celery task id (Celery's own result tables use 155)
 NAME_LENGTH = 255  # task names, job types, worker and queue names, error types
 STATUS_LENGTH = 16  # the longest JobStatus value is 9 characters
 ARGS_PREVIEW_LENGTH = 512  # DESIGN: args_preview is at most 512 characters
+LEVEL_LENGTH = 32  # a log level's name (``WARNING``, or a custom level's)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -127,3 +129,21 @@ class JobHistory(Base):
 
 
 JOB_HISTORY: Table = Base.metadata.tables[JobHistory.__tablename__]
+
+
+class JobLog(Base):
+    """One kept log line of an archived job; ``seq`` numbers a job's lines from 0, so the
+    smallest ``seq`` kept is also how many earlier lines were let go."""
+
+    __tablename__ = "job_logs"
+
+    job_id: Mapped[str] = mapped_column(
+        String(ID_LENGTH), ForeignKey("job_history.id", ondelete="CASCADE"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    level: Mapped[str] = mapped_column(String(LEVEL_LENGTH), nullable=False)
+    logger: Mapped[str] = mapped_column(String(NAME_LENGTH), nullable=False)
+    message: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+JOB_LOGS: Table = Base.metadata.tables[JobLog.__tablename__]

@@ -12,7 +12,17 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Insert, Select, and_, literal, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Insert,
+    Select,
+    and_,
+    literal,
+    select,
+    tuple_,
+)
 
 from regiq_tasks.errors import InvalidParameter
 from regiq_tasks.history.db import dialect_insert
@@ -114,15 +124,20 @@ def upsert_jobs(engine: Engine, records: Sequence[Mapping[str, Any]]) -> int:
     Re-delivering a record is harmless. When one call holds the same id twice, the
     later record wins; the count is of distinct ids.
     """
+    with engine.begin() as connection:
+        return upsert_rows(connection, records)
+
+
+def upsert_rows(connection: Connection, records: Sequence[Mapping[str, Any]]) -> int:
+    """:func:`upsert_jobs` inside the caller's transaction."""
     now = datetime.now(UTC)
     rows = list({row["id"]: row for row in (row_from_record(r, now=now) for r in records)}
                 .values())
     if not rows:
         return 0
-    stmt = _upsert_statement(engine.dialect.name)
-    with engine.begin() as connection:
-        for chunk in _chunks(rows, UPSERT_BATCH):
-            connection.execute(stmt, list(chunk))
+    stmt = _upsert_statement(connection.dialect.name)
+    for chunk in _chunks(rows, UPSERT_BATCH):
+        connection.execute(stmt, list(chunk))
     return len(rows)
 
 

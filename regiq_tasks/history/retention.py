@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Engine, delete, select
 
-from regiq_tasks.history.models import JOB_HISTORY
+from regiq_tasks.history.models import JOB_HISTORY, JOB_LOGS
 from regiq_tasks.hooks import Duty, Hooks
 from regiq_tasks.store.keys import RETENTION_LOCK
 
@@ -46,12 +46,15 @@ def delete_before(engine: Engine, cutoff: datetime, *, batch: int = BATCH_ROWS,
     until none is left or ``max_seconds`` have passed."""
     t = JOB_HISTORY
     oldest = select(t.c.id).where(t.c.created_at < cutoff).order_by(t.c.created_at).limit(batch)
-    statement = delete(t).where(t.c.id.in_(oldest.scalar_subquery()))
     deadline = time.monotonic() + max_seconds
     deleted = batches = 0
     while True:
-        with engine.begin() as connection:
-            count = connection.execute(statement).rowcount
+        with engine.begin() as connection:  # the jobs and their log lines, together
+            ids = list(connection.execute(oldest).scalars())
+            count = 0
+            if ids:  # no cascade needed: SQLite does not enforce foreign keys here
+                connection.execute(delete(JOB_LOGS).where(JOB_LOGS.c.job_id.in_(ids)))
+                count = connection.execute(delete(t).where(t.c.id.in_(ids))).rowcount
         deleted, batches = deleted + count, batches + 1
         if count < batch:
             return Purged(deleted, batches, True)

@@ -1,10 +1,11 @@
 """The archiver: finished jobs from the Redis archive stream into the SQL history.
 
 Entries are read through the ``archiver`` consumer group, their jobs upserted into
-``job_history`` in one transaction per batch, and only then acknowledged and deleted
-from the stream. Entries delivered but not acknowledged (the archiver crashed or the
-database failed) are claimed again on the next pass. Upserts by id make a redelivery
-harmless: a crash at any point loses nothing and duplicates nothing.
+``job_history`` (and their kept log lines into ``job_logs``) in one transaction per
+batch, and only then acknowledged and deleted from the stream. Entries delivered but
+not acknowledged (the archiver crashed or the database failed) are claimed again on the
+next pass. Upserts by id make a redelivery harmless: a crash at any point loses nothing
+and duplicates nothing.
 
 A Redis that comes back empty (restarted without persistence, failed over to an empty
 replica) has lost the stream and its group: the next read recreates both and goes on.
@@ -24,10 +25,12 @@ from typing import Any
 import redis
 from sqlalchemy.engine import Engine
 
-from regiq_tasks.history.repository import upsert_jobs
+from regiq_tasks.history.logs import replace_logs
+from regiq_tasks.history.repository import upsert_rows
 from regiq_tasks.states import FINAL_STATUSES
 from regiq_tasks.store import LiveStore
 from regiq_tasks.store.keys import ARCHIVER_GROUP
+from regiq_tasks.store.logs import KeptLines
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +45,7 @@ class Batch:
     entry_ids: list[bytes]
     job_ids: list[str]
     records: list[dict[str, Any]]
+    logs: dict[str, KeptLines]  # the kept log lines of the jobs in ``records``
 
 
 def consumer_name() -> str:
@@ -116,7 +120,8 @@ class Archiver:
                 dropped.append(job_id)
         if dropped:
             self._count_dropped(dropped)
-        return Batch(entry_ids, job_ids, records)
+        logs = self.store.logs.read_all([r["id"] for r in records]) if records else {}
+        return Batch(entry_ids, job_ids, records, logs)
 
     def _count_dropped(self, job_ids: list[str]) -> None:
         """Log and count entries acknowledged without a history row."""
@@ -126,8 +131,14 @@ class Archiver:
         self.client.incrby(self.store.keys.archive_dropped, len(job_ids))
 
     def commit(self, batch: Batch) -> int:
-        """Upsert the batch's records into the history (one transaction)."""
-        return upsert_jobs(self.engine, batch.records) if batch.records else 0
+        """Upsert the batch's records and their log lines into the history (one
+        transaction)."""
+        if not batch.records:
+            return 0
+        with self.engine.begin() as connection:
+            written = upsert_rows(connection, batch.records)
+            replace_logs(connection, batch.logs)
+        return written
 
     def acknowledge(self, batch: Batch) -> None:
         """Ack and delete the entries, and start the live TTL of their jobs."""
@@ -140,7 +151,7 @@ class Archiver:
         pipe.xdel(keys.archive, *batch.entry_ids)
         pipe.zadd(keys.expiry, {job_id: now + self.live_ttl for job_id in batch.job_ids})
         for job_id in batch.job_ids:
-            for key in (keys.job(job_id), keys.message(job_id)):
+            for key in (keys.job(job_id), keys.message(job_id), keys.job_logs(job_id)):
                 pipe.expire(key, int(self.live_ttl + SAFETY_TTL_EXTRA))
         pipe.execute()
 

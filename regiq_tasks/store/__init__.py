@@ -19,7 +19,9 @@ from typing import Any
 
 import redis
 
+from regiq_tasks.config import DEFAULT_JOB_LOG_BYTES, DEFAULT_JOB_LOG_LINES
 from regiq_tasks.store.keys import Keys, index_member
+from regiq_tasks.store.logs import JobLogStore, LogAppend
 from regiq_tasks.store.prelude import lua_prelude
 from regiq_tasks.store.query import JobLister
 from regiq_tasks.store.record import record_from_hash
@@ -76,7 +78,9 @@ def _load(name: str) -> str:
 class LiveStore:
     """Reads and atomic writes of the live job store in one Redis."""
 
-    def __init__(self, client: redis.Redis, keys: Keys, events_maxlen: int = 100_000) -> None:
+    def __init__(self, client: redis.Redis, keys: Keys, events_maxlen: int = 100_000,
+                 log_lines: int = DEFAULT_JOB_LOG_LINES,
+                 log_bytes: int = DEFAULT_JOB_LOG_BYTES) -> None:
         self.client = client
         self.keys = keys
         self.events_maxlen = events_maxlen
@@ -87,6 +91,7 @@ class LiveStore:
         self._cancel = client.register_script(_load("cancel.lua"))
         self._retry = client.register_script(_load("retry.lua"))
         self.lister = JobLister(client, keys)
+        self.logs = JobLogStore(client, keys, log_lines, log_bytes)
 
     def _apply_call(self, change: Change, client: Any) -> Any:
         pairs_set = [x for k, v in change.set.items() if v is not None
@@ -113,12 +118,16 @@ class LiveStore:
         """Apply one change now; returns (status after, cancel requested)."""
         return self._result(self._apply_call(change, self.client))
 
-    def apply_many(self, changes: Sequence[Change]) -> list[tuple[str, bool]]:
-        """Apply several changes in one pipelined round trip, in order."""
+    def apply_many(self, changes: Sequence[Change],
+                   logs: Sequence[LogAppend] = ()) -> list[tuple[str, bool]]:
+        """Apply several changes in one pipelined round trip, in order, after appending
+        ``logs`` (so a job's lines are stored before its final status)."""
         pipe = self.client.pipeline(transaction=False)
+        for entry in logs:
+            self.logs.append(pipe, entry)
         for change in changes:
             self._apply_call(change, pipe)
-        return [self._result(r) for r in pipe.execute()]
+        return [self._result(r) for r in pipe.execute()[len(logs):]]
 
     def request_cancel(self, job_id: str, cancel: dict[str, Any], terminate: bool,
                        now: float) -> tuple[str, str]:

@@ -1,5 +1,5 @@
 -- Remove archived jobs whose live TTL is over from the live store and its indexes
--- (with the task message kept for a retry).
+-- (with the task message kept for a retry and their kept log lines).
 -- KEYS: 1 expiry zset. ARGV: 1 key prefix (the job and index keys, see keyspace()),
 -- 2 max count. Returns the number of jobs removed.
 local K = keyspace(ARGV[1])
@@ -15,7 +15,7 @@ for _, id in ipairs(ids) do
       if value then redis.call('ZREM', K.index(dimension, value), f._ix) end
     end
   end
-  redis.call('DEL', job, K.message(id))
+  redis.call('DEL', job, K.message(id), K.job_logs(id))
   redis.call('ZREM', KEYS[1], id)
 end
 return #ids

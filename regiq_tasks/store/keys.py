@@ -18,6 +18,13 @@ key                            type         meaning
 ``P ix:worker:<worker>``                    keyset cursor. Written by the Lua scripts
 ``P ix:pipeline:<pipeline_id>``             (moved when status/worker change); read by
                                             ``list_jobs`` and ``get_pipeline``.
+``P joblog:<id>``              hash         a job's kept log lines: field ``<seq>``
+                                            (0, 1, ... in emission order) = JSON line;
+                                            ``next`` = lines ever seen, ``first`` = seq
+                                            of the oldest kept (= lines let go),
+                                            ``bytes`` = size of the kept lines. Written
+                                            by the writer (``logs.lua``), expired and
+                                            archived with ``P job:<id>``.
 ``P running``                  zset         running job ids; score = last heartbeat,
                                             Redis server time in s. Written by the start
                                             script and process heartbeats; read by the
@@ -227,6 +234,10 @@ class Keys:
     def job(self, job_id: str) -> str:
         """Hash holding one job's fields."""
         return f"{self.prefix}job:{job_id}"
+
+    def job_logs(self, job_id: str) -> str:
+        """Hash holding one job's kept log lines."""
+        return f"{self.prefix}joblog:{job_id}"
 
     @property
     def index_all(self) -> str:

@@ -93,6 +93,7 @@ def on_started(task: Any, job_id: str, args: Any, kwargs: Any) -> None:
     created = getattr(req, CREATED_HEADER, None)
     rt = JobRuntime(job_id, task, time.time(), 0)
     rt.worker = req.hostname
+    rt.logs = tracker.capture_logs()
     tracker.running.register(rt)
     set_current_runtime(rt)
     lineage = job_lineage(req.get, job_id, getattr(req, PIPELINE_HEADER, None))

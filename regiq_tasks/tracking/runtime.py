@@ -14,6 +14,8 @@ from typing import Any
 
 import psutil
 
+from regiq_tasks.tracking.logbuffer import PendingLogs
+
 RATE_SMOOTHING = 0.3  # weight of the newest rate sample in the exponential average
 
 _current = threading.local()
@@ -45,7 +47,7 @@ class JobRuntime:
                  "thread_id", "thread_clock", "shared_process", "next_flush", "next_backend",
                  "current", "total", "message", "rate", "flushed_current", "flushed_at",
                  "cancelled", "metadata", "metadata_dirty", "rss", "peak_rss", "outcome",
-                 "error", "skip", "terminate_at", "worker", "identity")
+                 "error", "skip", "terminate_at", "worker", "identity", "logs")
 
     def __init__(self, job_id: str, task: Any, started_wall: float, rss: int) -> None:
         self.job_id = job_id
@@ -78,6 +80,7 @@ class JobRuntime:
         # Fields that identify the job (id, name, type, created_at, lineage, ...): every
         # later change carries them as ``fill``, so a record Redis lost is recreated whole.
         self.identity: dict[str, Any] = {"id": job_id, "name": task.name}
+        self.logs: PendingLogs | None = None  # where its log lines wait (None: not kept)
 
     def update_rate(self, now: float) -> None:
         """Fold the progress made since the last flush into the smoothed rate."""

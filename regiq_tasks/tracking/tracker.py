@@ -17,11 +17,14 @@ from sqlalchemy.engine import Engine
 
 from regiq_tasks.cancel.enforce import CANCEL_WATCH_INTERVAL, CancelWatch
 from regiq_tasks.config import Settings
+from regiq_tasks.errors import ConfigurationError
 from regiq_tasks.history.db import make_engine, open_existing, upgrade
 from regiq_tasks.hooks import Hooks, JobEnded, hooks_of
 from regiq_tasks.store import Change, LiveStore
 from regiq_tasks.store.keys import Keys
 from regiq_tasks.tracking import transitions
+from regiq_tasks.tracking.logbuffer import PendingLogs
+from regiq_tasks.tracking.logcapture import JobLogHandler, install_capture
 from regiq_tasks.tracking.running import RunningJobs
 from regiq_tasks.tracking.writer import Periodic, Writer
 
@@ -52,6 +55,9 @@ class Tracker:
         self._migrated = False
         self._lock = threading.Lock()
         self._duties: set[str] = set()  # names of the duties added with add_duty
+        self.logs = PendingLogs(self.settings.job_log_lines, self.settings.job_log_bytes) \
+            if self.settings.job_log_lines else None  # the running jobs' waiting log lines
+        self.log_handler: JobLogHandler | None = None  # installed by the first job here
 
     @property
     def redis(self) -> redis.Redis:
@@ -67,7 +73,9 @@ class Tracker:
     def store(self) -> LiveStore:
         """The live store of this process."""
         if self._store is None:
-            self._store = LiveStore(self.redis, self.keys, self.settings.events_maxlen)
+            s = self.settings
+            self._store = LiveStore(self.redis, self.keys, s.events_maxlen, s.job_log_lines,
+                                    s.job_log_bytes)
         return self._store
 
     @property
@@ -114,8 +122,21 @@ class Tracker:
                         Periodic(beat, self._heartbeat),
                         Periodic(s.resource_interval, self.running.sample),
                         Periodic(CANCEL_WATCH_INTERVAL, CancelWatch(self))],
-                        on_applied=self._applied)
+                        on_applied=self._applied, logs=self.logs)
         return self._writer
+
+    def capture_logs(self) -> PendingLogs | None:
+        """Where a job starting here keeps its log lines (the handler is attached to
+        this process's loggers by the first job); None when job logs are off."""
+        if self.logs is not None and self.log_handler is None:
+            with self._lock:
+                if self.log_handler is None and self.logs is not None:
+                    try:
+                        self.log_handler = install_capture(self.settings.job_log_levelno)
+                    except ConfigurationError:  # never fail a job over its logs
+                        logger.exception("regiq: job logs are off in this process")
+                        self.logs = None
+        return self.logs
 
     def _heartbeat(self) -> None:
         for rt in self.running.heartbeat(self.store):  # Redis came back empty: rewrite

@@ -21,6 +21,7 @@ from typing import Any
 import redis
 
 from regiq_tasks.store import Change, LiveStore
+from regiq_tasks.tracking.logbuffer import PendingLogs
 
 logger = logging.getLogger(__name__)
 
@@ -54,8 +55,9 @@ class Writer:
     def __init__(self, store: LiveStore, flush_interval: float,
                  periodic: list[Periodic] | None = None,
                  on_applied: Callable[[list[Change], list[tuple[str, bool]]], None] | None = None,
-                 ) -> None:
+                 logs: PendingLogs | None = None) -> None:
         self.store = store
+        self.logs = logs  # the jobs' log lines: appended first in each batch
         self.on_applied = on_applied  # told of every applied batch (the tracker's hooks)
         self.flush_interval = flush_interval
         self.periodic = periodic or []
@@ -146,13 +148,19 @@ class Writer:
     def flush_once(self) -> bool:
         """Apply every queued change now, batch by batch; False if Redis failed."""
         with self._lock:
-            while self._queue:
+            while self._queue or self.logs:
                 batch = [self._queue.popleft()
                          for _ in range(min(MAX_BATCH, len(self._queue)))]
+                # drained after the changes were taken: every line logged before a job's
+                # final change was queued goes in this batch, ahead of that change
+                lines = self.logs.drain() if self.logs is not None else {}
                 try:
-                    results = self.store.apply_many(batch)
+                    results = self.store.apply_many(
+                        batch, [w.to_append(job_id) for job_id, w in lines.items()])
                 except redis.RedisError as exc:
                     self._queue.extendleft(reversed(batch))
+                    if self.logs is not None:
+                        self.logs.restore(lines)
                     self._trip(exc)
                     return False
                 self._deliver(batch, results)
@@ -191,5 +199,5 @@ class Writer:
         """Flush what is queued and stop the thread."""
         self._stop.set()
         self._wake.set()
-        if self._queue:
+        if self._queue or self.logs:
             self.flush(timeout)

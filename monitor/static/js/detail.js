@@ -1,9 +1,11 @@
 // The job detail panel: record fields, error and traceback, resources, metadata, the
-// cancel record, the retry links, and the cancel form and Retry button for operators.
+// cancel record, the retry links, and the cancel form and Retry button for operators;
+// its log lines are logs.js's.
 
 import {$, FINAL, badge, bar, bytes, clear, duration, el, kv, percent, seconds, when} from "./dom.js";
 import {cancelJob, getJob, retryJob} from "./api.js";
 import {changed, state, upsert} from "./state.js";
+import {setupLogs} from "./logs.js";
 
 let openPipeline = () => {};
 export function whenPipelineOpened(callback) { openPipeline = callback; }
@@ -12,6 +14,7 @@ export function setupDetail() {
   $("#detail-close").addEventListener("click", () => { state.selected = null; renderDetail(); changed(); });
   $("#cancel-form").addEventListener("submit", submitCancel);
   $("#retry-button").addEventListener("click", submitRetry);
+  setupLogs();
 }
 
 const RETRYABLE = new Set(["failed", "lost", "cancelled"]);
