@@ -16,6 +16,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ import requests
 from rich.console import Console
 
 from regiq_tasks.demo import display, documents
+from regiq_tasks.demo.processes import interrupts_raised, pause
 from regiq_tasks.demo.tasks import Submitted
 from tests.fixtures.services import ROOT
 from tests.fixtures.waiting import wait_for
@@ -187,6 +189,25 @@ def test_the_summary_names_the_failure_and_the_verdict() -> None:
 
 
 # --- pipeline bookkeeping --------------------------------------------------------------
+
+
+class SignalledInFinalizer:
+    """Sends this process SIGTERM from its finalizer, where Python swallows the
+    KeyboardInterrupt the demo's handler raises (as in an ``AsyncResult.__del__``)."""
+
+    def __del__(self) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.05)  # the handler runs here
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # on purpose
+def test_an_interrupt_a_finalizer_swallowed_is_raised_by_the_next_pause() -> None:
+    with interrupts_raised(), pytest.raises(KeyboardInterrupt) as caught:
+        finalized = SignalledInFinalizer()
+        del finalized  # "Exception ignored in ... __del__": the interrupt did not escape
+        pause(0.01)
+    assert caught.traceback[-1].name == "pause", caught.traceback
+    assert str(caught.value) == "SIGTERM"
 
 
 def test_a_chain_is_outstanding_until_its_last_job_or_a_failure_ends_it() -> None:

@@ -75,22 +75,37 @@ def group_members(pgid: int) -> list[int]:
     return members
 
 
+_received: list[str] = []  # the interrupts received inside interrupts_raised()
+
+
 @contextmanager
 def interrupts_raised() -> Iterator[None]:
-    """Turn SIGTERM and SIGHUP into KeyboardInterrupt, like Ctrl-C (main thread only)."""
+    """Turn Ctrl-C, SIGTERM and SIGHUP into KeyboardInterrupt (main thread only), and
+    remember them: one that arrives while a finalizer runs (an ``AsyncResult.__del__``)
+    is swallowed by Python ("Exception ignored in"), so the waiting loops call
+    :func:`pause`, which raises it again."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt(signal.Signals(signum).name)
+        _received.append(signal.Signals(signum).name)
+        raise KeyboardInterrupt(_received[-1])
 
-    previous = {sig: signal.signal(sig, interrupt) for sig in _TERMINATION_SIGNALS}
+    _received.clear()
+    previous = {sig: signal.signal(sig, interrupt) for sig in _STOP_SIGNALS}
     try:
         yield
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def pause(seconds: float) -> None:
+    """Sleep, then raise an interrupt that was received but swallowed meanwhile."""
+    time.sleep(seconds)
+    if _received:
+        raise KeyboardInterrupt(_received[-1])
 
 
 @contextmanager

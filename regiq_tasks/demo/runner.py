@@ -27,7 +27,13 @@ from rich.live import Live
 from regiq_tasks import get_history, list_jobs
 from regiq_tasks.config import Settings
 from regiq_tasks.demo import display, tasks
-from regiq_tasks.demo.processes import DemoError, Processes, interrupts_held, interrupts_raised
+from regiq_tasks.demo.processes import (
+    DemoError,
+    Processes,
+    interrupts_held,
+    interrupts_raised,
+    pause,
+)
 from regiq_tasks.errors import InvalidParameter
 from regiq_tasks.history.db import upgrade
 from regiq_tasks.states import FINAL_STATUSES, JobStatus
@@ -163,7 +169,7 @@ def watch(app: Any, procs: Processes, submitted: tasks.Submitted, timeout: float
             if time.monotonic() > deadline:
                 names = ", ".join(submitted.labels[i] for i in left)
                 raise DemoError(f"unfinished after {timeout:g} s: {names}")
-            time.sleep(POLL_INTERVAL)
+            pause(POLL_INTERVAL)
 
 
 def wait_for_history(app: Any, submitted: tasks.Submitted, ids: set[str],
@@ -177,7 +183,7 @@ def wait_for_history(app: Any, submitted: tasks.Submitted, ids: set[str],
         if time.monotonic() > deadline:
             raise DemoError(f"{len(ids - set(archived))} finished job(s) not in the history "
                             f"after {timeout:g} s")
-        time.sleep(POLL_INTERVAL)
+        pause(POLL_INTERVAL)
 
 
 def _results(submitted: tasks.Submitted) -> list[dict[str, Any]]:
@@ -199,7 +205,7 @@ def keep_serving(procs: Processes, console: Console) -> None:
         while True:
             procs.check_worker()
             procs.check_monitor()
-            time.sleep(SERVE_CHECK_INTERVAL)
+            pause(SERVE_CHECK_INTERVAL)
     except KeyboardInterrupt:
         console.print("\nStopping everything the demo started.")
 
