@@ -8,7 +8,6 @@ raises ``StoreUnavailable`` naming the dependency (``.dependency``).
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
@@ -17,7 +16,8 @@ from celery import current_app
 
 from regiq_tasks.errors import reachable
 from regiq_tasks.history import repository
-from regiq_tasks.states import ACTIVE_STATUSES, JobStatus
+from regiq_tasks.pipelines.graph import plan_tree
+from regiq_tasks.pipelines.summary import summarize_pipeline
 from regiq_tasks.store.filters import DEFAULT_LIMIT, JobQuery, text_arg
 from regiq_tasks.tracking.tracker import Tracker, get_tracker
 
@@ -82,50 +82,22 @@ def get_history(*, status: str | None = None, type: str | None = None,
     return {"items": items, "next_cursor": next_cursor}
 
 
-def _pipeline_status(counts: Counter[str]) -> str:
-    if counts[JobStatus.RUNNING] or counts[JobStatus.RETRYING]:
-        return JobStatus.RUNNING.value
-    if counts[JobStatus.QUEUED]:
-        return JobStatus.QUEUED.value
-    for status in (JobStatus.FAILED, JobStatus.LOST, JobStatus.CANCELLED):
-        if counts[status]:
-            return status.value
-    return JobStatus.SUCCEEDED.value
-
-
-def _job_percent(job: dict[str, Any]) -> float:
-    if job["status"] not in ACTIVE_STATUSES:
-        return 100.0
-    progress = job.get("progress") or {}
-    return float(progress.get("percent") or 0.0)
-
-
-def summarize_pipeline(pipeline_id: str, jobs: list[dict[str, Any]]) -> dict[str, Any]:
-    """A pipeline as one: its jobs (oldest first), status counts and aggregate progress."""
-    jobs = sorted(jobs, key=lambda j: (j["created_at"] or "", j["id"]))
-    counts = Counter(j["status"] for j in jobs)
-    finished = [j["finished_at"] for j in jobs if j["finished_at"]]
-    done = not any(counts[s] for s in ACTIVE_STATUSES)
-    return {"pipeline_id": pipeline_id, "status": _pipeline_status(counts),
-            "total_jobs": len(jobs), "counts": dict(counts),
-            "progress": {"percent": round(sum(map(_job_percent, jobs)) / len(jobs), 2),
-                         "finished_jobs": sum(1 for j in jobs
-                                              if j["status"] not in ACTIVE_STATUSES)},
-            "created_at": jobs[0]["created_at"],
-            "finished_at": max(finished) if done and finished else None, "jobs": jobs}
-
-
 def get_pipeline(pipeline_id: str, *, app: Any = None) -> dict[str, Any] | None:
-    """A chain/group/chord as one (live jobs, then archived ones); None if unknown."""
+    """A chain/group/chord as one: every step of its plan (live jobs, then archived ones,
+    then the steps not yet published) and its graph; None if unknown."""
     pipeline_id = _job_id(pipeline_id, "pipeline_id")
     tracker = _tracker(app)
     with reachable("get_pipeline"):
         live = {j["id"]: j for j in tracker.store.lister.pipeline_records(pipeline_id)}
+        entries, cancelled = tracker.store.pipeline_plan(pipeline_id)
         archived = _all_pages(lambda cursor: repository.query_history(
             tracker.existing_engine,
             JobQuery.build(pipeline_id=pipeline_id, limit=500, cursor=cursor)))
     jobs = {**{j["id"]: j for j in archived}, **live}
-    return summarize_pipeline(pipeline_id, list(jobs.values())) if jobs else None
+    if not jobs:
+        return None
+    return summarize_pipeline(pipeline_id, list(jobs.values()),
+                              plan_tree(entries), cancelled)
 
 
 def _all_pages(fetch: Callable[[str | None], tuple[list[T], str | None]],

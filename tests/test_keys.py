@@ -30,8 +30,9 @@ from regiq_tasks.store.prelude import lua_prelude
 
 # Every public member of Keys; a new key is pinned below before it joins this list.
 PINNED = {"prefix", "job", "index_all", "index", "running", "expiry", "events", "archive",
-          "archive_dropped", "message", "pipeline_cancel", "lock", "alert_failures", "alert_burst",
-          "alert_overdue", "socketio_channel", "relay_last_id", "live_rooms", "metrics_cum",
+          "archive_dropped", "message", "plan", "pipeline_cancel", "lock", "alert_failures",
+          "alert_burst", "alert_overdue", "socketio_channel", "relay_last_id", "live_rooms",
+          "metrics_cum",
           "metrics_scopes", "metrics_snapshot", "metrics_snapshots", "metrics_finished",
           "workers", "worker", "worker_samples", "alert_watch", "job_logs"}
 
@@ -50,6 +51,7 @@ def test_every_key_name_is_pinned() -> None:
     assert k.archive == "p:archive"
     assert k.archive_dropped == "p:archive:dropped"
     assert k.message("abc") == "p:message:abc"
+    assert k.plan("r1") == "p:plan:r1"
     assert k.pipeline_cancel("r1") == "p:pipeline-cancel:r1"
     assert k.lock("archiver") == "p:lock:archiver"
     assert k.alert_failures("ingest") == "p:alerts:failures:ingest"
@@ -128,7 +130,7 @@ def test_an_unknown_index_dimension_is_refused() -> None:
 
 _SPELL = """
 local K = keyspace(ARGV[1])
-local out = {K.job('abc'), K.message('abc'), K.index_all}
+local out = {K.job('abc'), K.message('abc'), K.plan('abc'), K.index_all}
 for _, dimension in ipairs(INDEX_DIMENSIONS) do out[#out + 1] = K.index(dimension, 'v') end
 for i = 2, #ARGV do out[#out + 1] = index_member(tonumber(ARGV[i]), 't-1') end
 out[#out + 1] = member_id('0000000001500000:a:b')
@@ -141,12 +143,12 @@ _CREATED = ["0", "1.5", "0.000001", "1764590400.25", "1764590400.123456", "17645
 def test_the_lua_prelude_spells_keys_and_members_as_keys_py_does(redis_url: str) -> None:
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     spelled = client.eval(lua_prelude() + _SPELL, 0, "p:", *_CREATED)
-    assert spelled == ["p:job:abc", "p:message:abc", "p:ix:all", "p:ix:status:v", "p:ix:type:v",
-                       "p:ix:worker:v", "p:ix:pipeline:v",
+    assert spelled == ["p:job:abc", "p:message:abc", "p:plan:abc", "p:ix:all", "p:ix:status:v",
+                       "p:ix:type:v", "p:ix:worker:v", "p:ix:pipeline:v",
                        *(index_member(float(c), "t-1") for c in _CREATED),
                        "a:b", "status,type,worker,pipeline_id"]
     k = Keys("p:")
-    assert spelled[:7] == [k.job("abc"), k.message("abc"), k.index_all,
+    assert spelled[:8] == [k.job("abc"), k.message("abc"), k.plan("abc"), k.index_all,
                            *(k.index(d, "v") for d in INDEX_DIMENSIONS)]
 
 

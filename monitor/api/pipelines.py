@@ -11,7 +11,8 @@ from regiq_tasks.cancel.request import cancel_pipeline
 from regiq_tasks.errors import JobNotFound
 from regiq_tasks.monitor.api.auth import READ, WRITE, principal_name
 from regiq_tasks.monitor.api.errors import bad_input, limit_body
-from regiq_tasks.monitor.api.schemas import CancelIn, PipelineOut
+from regiq_tasks.monitor.api.pipeline_schemas import PipelineOut
+from regiq_tasks.monitor.api.schemas import CancelIn
 from regiq_tasks.monitor.context import current_context
 from regiq_tasks.monitor.extensions import auth
 
@@ -21,10 +22,12 @@ bp = APIBlueprint("pipelines", __name__, tag="Pipelines")
 @bp.get("/status/pipelines/<pipeline_id>")
 @bp.auth_required(auth, roles=READ)
 @bp.output(PipelineOut)
-@bp.doc(summary="One pipeline", description="Its jobs (oldest first), counts and progress.",
+@bp.doc(summary="One pipeline",
+        description="Every planned step (steps not yet published as `pending` with a null "
+                    "id), counts, progress over all of them and the graph.",
         responses=[400, 403, 404, 503])
 def get_pipeline(pipeline_id: str) -> dict[str, Any]:
-    """A pipeline's jobs and aggregate progress."""
+    """A pipeline's steps, aggregate progress and graph."""
     with bad_input("pipeline_id"):
         pipeline = api.get_pipeline(pipeline_id, app=current_context().celery_app)
     if pipeline is None:

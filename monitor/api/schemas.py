@@ -201,26 +201,6 @@ class JobPage(Schema):
     next_cursor = fields.String(allow_none=True, required=True)
 
 
-class PipelineProgress(Schema):
-    """A pipeline's aggregate progress."""
-
-    percent = JSONNumber(required=True)
-    finished_jobs = fields.Integer(required=True)
-
-
-class PipelineOut(Schema):
-    """A chain, group or chord as one."""
-
-    pipeline_id = fields.String(required=True)
-    status = fields.String(required=True, validate=validators.OneOf(STATUSES))
-    total_jobs = fields.Integer(required=True)
-    counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
-    progress = fields.Nested(PipelineProgress, required=True)
-    created_at = _time()
-    finished_at = _time()
-    jobs = fields.List(fields.Nested(JobOut), required=True)
-
-
 class HealthOut(Schema):
     """Liveness, without details."""
 

@@ -150,9 +150,11 @@ class Archiver:
         pipe.xack(keys.archive, ARCHIVER_GROUP, *batch.entry_ids)
         pipe.xdel(keys.archive, *batch.entry_ids)
         pipe.zadd(keys.expiry, {job_id: now + self.live_ttl for job_id in batch.job_ids})
-        for job_id in batch.job_ids:
-            for key in (keys.job(job_id), keys.message(job_id), keys.job_logs(job_id)):
-                pipe.expire(key, int(self.live_ttl + SAFETY_TTL_EXTRA))
+        live_keys = [key for job_id in batch.job_ids
+                     for key in (keys.job(job_id), keys.message(job_id), keys.job_logs(job_id))]
+        live_keys += [keys.plan(p) for p in {r["pipeline_id"] for r in batch.records} if p]
+        for key in live_keys:  # a plan: again when a later job of its pipeline ends
+            pipe.expire(key, int(self.live_ttl + SAFETY_TTL_EXTRA))
         pipe.execute()
 
     def run_once(self, block_ms: int = 0) -> int:

@@ -57,6 +57,7 @@ class Change:
     notify: bool = False  # a final change: the job_finished hooks hear of it once applied
     origin: Any = None  # the Celery task whose run made the change, if known (for hooks)
     message: str | None = None  # the queued change: the task message kept for a retry
+    plan: str | None = None  # the queued change of a pipeline's first message: its plan
 
     def event_data(self) -> str:
         """JSON of the public fields this change writes, for the event stream."""
@@ -107,7 +108,8 @@ class LiveStore:
             args=[k.prefix, change.job_id, change.status, self.events_maxlen,
                   change.event_data() if change.event else "",
                   "" if change.reap_cutoff is None else repr(change.reap_cutoff),
-                  len(pairs_set) // 2, change.message or "", *pairs_set, *pairs_fill],
+                  len(pairs_set) // 2, change.message or "", change.plan or "",
+                  change.pipeline_id or "", *pairs_set, *pairs_fill],
             client=client)
 
     @staticmethod
@@ -158,6 +160,14 @@ class LiveStore:
         """Mark a pipeline cancelled so that its later jobs are cancelled on the spot."""
         self.client.set(self.keys.pipeline_cancel(pipeline_id), encode_value(cancel), ex=ttl,
                         nx=True)
+
+    def pipeline_plan(self, pipeline_id: str) -> tuple[list[bytes], bool]:
+        """(the plan entries recorded for a pipeline, whether it was cancelled as a whole)."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hvals(self.keys.plan(pipeline_id))
+        pipe.exists(self.keys.pipeline_cancel(pipeline_id))
+        entries, cancelled = pipe.execute()
+        return entries, bool(cancelled)
 
     def cancel_record(self, job_id: str) -> dict[str, Any] | None:
         """The job's cancel record (JSON field ``cancel``), or None."""

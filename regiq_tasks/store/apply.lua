@@ -6,6 +6,8 @@
 --       apply while the job's heartbeat is older than this), 7 number of "set" pairs N,
 --       8 the job's task message to keep for a retry or '' (the queued change; kept even
 --       when the job already ended, as a fast job's queued change lands after its end),
+--       9 the job's plan entry (pipelines/plan.py) or '', 10 the pipeline id or '' (on publish
+--       and start: the pipeline's plan, kept while a job of it is live, loses any expiry),
 --       then N field/value pairs to overwrite, then field/value pairs to fill if absent.
 -- Returns {status after, cancel_requested flag or ''}.
 local FINAL = {succeeded = true, failed = true, cancelled = true, lost = true}
@@ -15,6 +17,10 @@ local job, id, new = KEYS[1], ARGV[2], ARGV[3]
 local cur = read_job(job, {'_ix', 'cancel_requested', 'queue_wait_s'})
 local status = cur.status
 if ARGV[8] ~= '' then redis.call('SET', K.message(id), ARGV[8]) end
+if ARGV[10] ~= '' then
+  if ARGV[9] ~= '' then redis.call('HSETNX', K.plan(ARGV[10]), id, ARGV[9]) end
+  if not (status and FINAL[status]) then redis.call('PERSIST', K.plan(ARGV[10])) end
+end
 if status and FINAL[status] then return {status, cur.cancel_requested or ''} end
 if not status and new == '' then return {'', ''} end
 if ARGV[6] ~= '' then
@@ -30,8 +36,8 @@ if KEYS[5] and (new == 'queued' or new == 'running') then
   if pipeline_cancel then new = 'cancelled' end
 end
 local nset = tonumber(ARGV[7])
-local i = 9
-while i < 9 + 2 * nset do
+local i = 11
+while i < 11 + 2 * nset do
   redis.call('HSET', job, ARGV[i], ARGV[i + 1])
   i = i + 2
 end

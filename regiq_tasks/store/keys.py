@@ -52,6 +52,14 @@ key                            type         meaning
                                             Set by ``apply.lua`` with the queued change;
                                             expires with the job (the archiver's safety
                                             EXPIRE, ``expire.lua`` deletes it).
+``P plan:<pid>``               hash         a pipeline's plan (``pipelines/plan.py``):
+                                            field = id of a job that started it, value
+                                            = JSON of its canvas. HSETNX by
+                                            ``apply.lua`` with that job's queued change;
+                                            no TTL while a job of the pipeline is live
+                                            (publish and start PERSIST it), the jobs'
+                                            safety EXPIRE once archived; ``expire.lua``
+                                            deletes it with the pipeline's last job.
 ``P pipeline-cancel:<pid>``    string       the cancel record (JSON) of a cancelled
                                             pipeline; jobs of it published or started
                                             later are cancelled on the spot. TTL 1 day.
@@ -278,6 +286,10 @@ class Keys:
     def message(self, job_id: str) -> str:
         """The task message of a job as published (kept for a retry)."""
         return f"{self.prefix}message:{job_id}"
+
+    def plan(self, pipeline_id: str) -> str:
+        """The plan (canvas structure) of a pipeline, recorded at its first publish."""
+        return f"{self.prefix}plan:{pipeline_id}"
 
     def pipeline_cancel(self, pipeline_id: str) -> str:
         """Cancel record of a pipeline that was cancelled as a whole."""

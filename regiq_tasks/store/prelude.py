@@ -34,6 +34,7 @@ local function keyspace(prefix)
     job = function(id) return prefix .. $job .. id end,
     message = function(id) return prefix .. $message .. id end,
     job_logs = function(id) return prefix .. $job_logs .. id end,
+    plan = function(pipeline_id) return prefix .. $plan .. pipeline_id end,
     index_all = prefix .. $index_all,
     index = function(dimension, value)
       return prefix .. (index[dimension] or error('no index on ' .. tostring(dimension)))
@@ -100,7 +101,7 @@ def lua_prelude() -> str:
         dimensions=", ".join(_lua(d) for d in INDEX_DIMENSIONS),
         fields=", ".join(_lua(f) for f in INDEX_FIELDS),
         index=", ".join(f"[{_lua(d)}] = {_lua(bare.index(d, ''))}" for d in INDEX_DIMENSIONS),
-        job=_lua(bare.job("")), message=_lua(bare.message("")),
+        job=_lua(bare.job("")), message=_lua(bare.message("")), plan=_lua(bare.plan("")),
         job_logs=_lua(bare.job_logs("")),
         index_all=_lua(bare.index_all),
         member_format=_lua(f"%0{MEMBER_TIME_DIGITS}.0f{MEMBER_SEPARATOR}%s"),

@@ -16,6 +16,7 @@ from celery.exceptions import WorkerLostError
 
 from regiq_tasks.cancel.enforce import on_start_result
 from regiq_tasks.hooks import Hooks
+from regiq_tasks.pipelines.plan import Untracked, plan_entry, starts_pipeline
 from regiq_tasks.redact import args_preview
 from regiq_tasks.retry.message import RETRY_HEADER, keep
 from regiq_tasks.states import FINAL_STATUSES, JobStatus
@@ -70,7 +71,8 @@ def on_published(task: Any, headers: dict[str, Any], body: Any, routing_key: str
                  exchange: str | None = None, properties: dict[str, Any] | None = None,
                  declare: Any = None) -> None:
     """A tracked task message was published: record the job as queued, with its message
-    kept for a retry (``retry.message``)."""
+    kept for a retry (``retry.message``) and, if it starts a pipeline, the pipeline's plan
+    (``pipelines.plan``)."""
     job_id = headers["id"]
     args, kwargs = (body[0], body[1]) if isinstance(body, (tuple, list)) and len(body) >= 2 \
         else ((), {})
@@ -80,10 +82,25 @@ def on_published(task: Any, headers: dict[str, Any], body: Any, routing_key: str
         args_preview(args, kwargs), int(headers.get("retries") or 0))
     change.message = keep(task.serializer, headers, body, exchange, routing_key, properties,
                           declare)
+    if starts_pipeline(headers, change.pipeline_id):
+        change.plan = plan_entry(headers, body, _job_types(task.app))
     tracker = get_tracker(task.app)
     tracker.submit(change)
     if tracker.hooks.job_published:
         Hooks.call(tracker.hooks.job_published, task.app, change)
+
+
+def _job_types(app: Any) -> Any:
+    """The job type of a task name as its records will show it (None if unknown here;
+    ``Untracked`` for a task registered here that is not tracked)."""
+    def type_of(name: str) -> str | None:
+        task = app.tasks.get(name)
+        if task is None:
+            return None
+        if not is_tracked(task):
+            raise Untracked(name)
+        return str(transitions.task_options(task)["type"])
+    return type_of
 
 
 def on_started(task: Any, job_id: str, args: Any, kwargs: Any) -> None:

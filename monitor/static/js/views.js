@@ -1,5 +1,8 @@
-// The pipeline view (one pipeline's jobs and aggregate progress, the Cancel pipeline form
-// for operators) and the history tab (archived jobs, keyset pages).
+// The pipeline view (one pipeline's graph, its steps and aggregate progress over every
+// planned step, the Cancel pipeline form for operators) and the history tab (archived
+// jobs, keyset pages). The view keeps the last GET /status/pipelines/{id} answer and
+// recolours its steps from live updates; a job of the pipeline it does not know yet (a
+// pending step just published) makes it read the pipeline again.
 
 import {$, STATUSES, badge, bar, clear, duration, el, fillOptions, percent, seconds, when} from "./dom.js";
 import {cancelPipeline, getPipeline, listHistory} from "./api.js";
@@ -7,10 +10,14 @@ import {state, upsertAll} from "./state.js";
 import {showDetail} from "./detail.js";
 import {idCell} from "./jobid.js";
 import {pager} from "./pager.js";
+import {drawGraph} from "./pipegraph.js";
 
 const HISTORY_PAGE = 20;
 const ACTIVE = ["queued", "running", "retrying"];
+const REREAD_MS = 300;  // a new job of the pipeline: read it again after this (coalesced)
 let pipelineId = null;
+let pipeline = null;  // the last answer for pipelineId
+let rereading = null;
 let subscribe = () => {};
 let history = null;
 
@@ -38,7 +45,7 @@ export function openRecord(job) {
 }
 
 export async function openPipeline(id) {
-  if (id !== pipelineId) $("#pipeline-cancel-result").textContent = "";
+  if (id !== pipelineId) { $("#pipeline-cancel-result").textContent = ""; pipeline = null; }
   pipelineId = id;
   $("#pipeline-id").value = id;
   document.dispatchEvent(new CustomEvent("regiq:tab", {detail: "pipeline"}));
@@ -49,37 +56,55 @@ export async function openPipeline(id) {
 export async function refreshPipeline() {
   if (!pipelineId) return;
   try {
-    const pipeline = await getPipeline(pipelineId);
-    upsertAll(pipeline.jobs);
+    const id = pipelineId;
+    const answer = await getPipeline(id);
+    if (id !== pipelineId) return;
+    pipeline = answer;
+    upsertAll(answer.jobs);
     renderPipeline();
   } catch (error) {
     clear($("#pipeline-view")).append(el("p", {class: "error"}, error.message));
   }
 }
 
+function stepPercent(step) {
+  if (step.status === "pending") return 0;
+  return ["failed", "cancelled", "lost"].includes(step.status) ? 100 : percent(step) || 0;
+}
+
+// The pipeline's steps as now known: each job merged with its live record.
+function currentSteps() {
+  return pipeline.jobs.map((step) => (step.id && state.jobs.get(step.id)) || step);
+}
+
+function rereadSoon() {
+  if (rereading) return;
+  rereading = setTimeout(() => { rereading = null; refreshPipeline(); }, REREAD_MS);
+}
+
 export function renderPipeline() {
-  if (!pipelineId) return;
-  const jobs = [...state.jobs.values()].filter((j) => j.pipeline_id === pipelineId && j.name !== undefined);
-  $("#pipeline-cancel-form").hidden = !(state.me && state.me.can_cancel && jobs.some((j) => ACTIVE.includes(j.status)));
-  if (!jobs.length) return;
-  jobs.sort((a, b) => String(a.created_at).localeCompare(String(b.created_at)));
-  const pcts = jobs.map((j) => (["failed", "cancelled", "lost"].includes(j.status) ? 100 : percent(j) || 0));
-  const total = pcts.reduce((a, b) => a + b, 0) / jobs.length;
+  if (!pipelineId || !pipeline) return;
+  const steps = currentSteps();
+  const known = new Set(steps.map((s) => s.id));
+  if ([...state.jobs.values()].some((j) => j.pipeline_id === pipelineId && !known.has(j.id))) rereadSoon();
+  $("#pipeline-cancel-form").hidden = !(state.me && state.me.can_cancel && steps.some((j) => ACTIVE.includes(j.status) || j.status === "pending"));
+  const total = steps.reduce((sum, s) => sum + stepPercent(s), 0) / steps.length;
   const counts = {};
-  for (const j of jobs) counts[j.status] = (counts[j.status] || 0) + 1;
-  const rows = jobs.map((j) => {
-    const tr = el("tr", {dataset: {jobId: j.id}},
-      el("td", {}, j.name), el("td", {}, j.type || ""), el("td", {}, badge(j.status)),
+  for (const s of steps) counts[s.status] = (counts[s.status] || 0) + 1;
+  const rows = steps.map((j, i) => {
+    const tr = el("tr", {dataset: {jobId: j.id || "", step: String(i), status: j.status}},
+      el("td", {}, j.name || ""), el("td", {}, j.type || ""), el("td", {}, badge(j.status)),
       el("td", {class: "col-progress"}, bar(percent(j)), el("span", {class: "pct"}, percent(j) === null ? "" : `${percent(j).toFixed(0)}%`)),
       el("td", {class: "msg"}, (j.progress && j.progress.message) || ""), el("td", {}, seconds(duration(j))));
-    tr.addEventListener("click", () => showDetail(j.id));
+    if (j.id) tr.addEventListener("click", () => showDetail(j.id));
     return tr;
   });
   clear($("#pipeline-view")).append(
     el("div", {class: "pipeline-summary"},
-      el("strong", {}, `${jobs.length} jobs`), " ",
+      el("strong", {id: "pipeline-total"}, `${steps.length} jobs`), " ",
       ...Object.entries(counts).map(([s, n]) => el("span", {class: "count"}, badge(s), ` ${n}`)),
       el("div", {class: "aggregate"}, bar(total), el("span", {class: "pct", id: "pipeline-percent"}, `${total.toFixed(1)}%`))),
+    drawGraph(pipeline.graph, steps, showDetail),
     el("table", {class: "jobs"},
       el("thead", {}, el("tr", {}, ...["Name", "Type", "Status", "Progress", "Message", "Duration"].map((h) => el("th", {}, h)))),
       el("tbody", {}, ...rows)));
@@ -93,11 +118,12 @@ async function submitPipelineCancel(event) {
   if (!id || !reason) { out.textContent = "A reason is required."; return; }
   $("#pipeline-cancel-button").disabled = true;
   try {
-    const pipeline = await cancelPipeline(id, reason, $("#pipeline-cancel-terminate").checked);
-    upsertAll(pipeline.jobs);
+    const answer = await cancelPipeline(id, reason, $("#pipeline-cancel-terminate").checked);
+    if (id === pipelineId) pipeline = answer;
+    upsertAll(answer.jobs);
     renderPipeline();
-    const stopping = pipeline.jobs.filter((j) => ACTIVE.includes(j.status)).length;
-    out.textContent = `Pipeline cancelled: ${pipeline.counts.cancelled || 0} job(s) cancelled` +
+    const stopping = answer.jobs.filter((j) => ACTIVE.includes(j.status)).length;
+    out.textContent = `Pipeline cancelled: ${answer.counts.cancelled || 0} step(s) cancelled` +
       (stopping ? `, ${stopping} still stopping at their next check` : "") +
       "; links not yet published will not run.";
     $("#pipeline-cancel-reason").value = "";
