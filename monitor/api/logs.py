@@ -14,7 +14,7 @@ from regiq_tasks.monitor.context import current_context
 from regiq_tasks.monitor.extensions import auth
 from regiq_tasks.store.filters import DEFAULT_LIMIT, MAX_LIMIT
 
-bp = APIBlueprint("logs", __name__, tag="Jobs")
+bp = APIBlueprint("logs", __name__, tag="Job logs")  # one blueprint per tag (OpenAPI)
 
 
 class LogQuery(Schema):
