@@ -68,7 +68,7 @@ export function renderPipeline() {
   const counts = {};
   for (const j of jobs) counts[j.status] = (counts[j.status] || 0) + 1;
   const rows = jobs.map((j) => {
-    const tr = el("tr", {dataset: {jobId: j.id}},
+    const tr = el("tr", {dataset: {jobId: j.id}, tabindex: 0},
       el("td", {}, j.name), el("td", {}, j.type || ""), el("td", {}, badge(j.status)),
       el("td", {class: "col-progress"}, bar(percent(j)), el("span", {class: "pct"}, percent(j) === null ? "" : `${percent(j).toFixed(0)}%`)),
       el("td", {class: "msg"}, (j.progress && j.progress.message) || ""), el("td", {}, seconds(duration(j))));
@@ -127,7 +127,7 @@ async function historyPage(cursor) {
 
 function renderHistory(items) {
   const rows = items.map((j) => {
-    const tr = el("tr", {dataset: {jobId: j.id}},
+    const tr = el("tr", {dataset: {jobId: j.id}, tabindex: 0},
       el("td", {}, j.name || j.id), idCell(j.id), el("td", {}, j.type || ""), el("td", {}, badge(j.status)),
       el("td", {}, when(j.created_at)), el("td", {}, seconds(j.duration_s)), el("td", {}, j.worker || ""),
       el("td", {class: "msg"}, j.error ? `${j.error.type}: ${j.error.message}` : ""));
