@@ -19,5 +19,6 @@ pytest_plugins = [
     "tests.fixtures.flower",
     "tests.fixtures.live",
     "tests.fixtures.page",
+    "tests.fixtures.axe",
     "tests.fixtures.prometheus",
 ]

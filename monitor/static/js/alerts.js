@@ -176,7 +176,7 @@ function item(alert) {
   }
   if (alert.status === "resolved") {
     parts.push(el("p", {class: "resolution muted"},
-      `Resolved by ${alert.resolved_by || "?"} at ${when(alert.resolved_at)}: `,
+      `Resolved by ${alert.resolved_by || "?"} at `, when(alert.resolved_at), ": ",
       el("span", {class: "alert-note"}, alert.note || "")));
   } else if (state.me && state.me.can_cancel) {
     parts.push(resolveForm(alert));

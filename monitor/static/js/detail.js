@@ -10,8 +10,13 @@ import {setupLogs} from "./logs.js";
 let openPipeline = () => {};
 export function whenPipelineOpened(callback) { openPipeline = callback; }
 
+let returnTo = null;  // what had the focus when the detail opened: it gets it back on close
+
 export function setupDetail() {
-  $("#detail-close").addEventListener("click", () => { state.selected = null; renderDetail(); changed(); });
+  $("#detail-close").addEventListener("click", closeDetail);
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && !$("#detail").hidden) closeDetail();
+  });
   $("#cancel-form").addEventListener("submit", submitCancel);
   $("#retry-button").addEventListener("click", submitRetry);
   setupLogs();
@@ -19,13 +24,28 @@ export function setupDetail() {
 
 const RETRYABLE = new Set(["failed", "lost", "cancelled"]);
 
+// Close the panel; the focus goes back to where it was (else to the job's row).
+export function closeDetail() {
+  const id = state.selected;
+  state.selected = null;
+  renderDetail();
+  changed();
+  const row = id && document.querySelector(`tr[data-job-id="${CSS.escape(id)}"]`);
+  const target = returnTo && returnTo.isConnected && returnTo !== document.body ? returnTo : row;
+  returnTo = null;
+  if (target) target.focus();
+}
+
 export async function showDetail(id) {
+  const panel = $("#detail");
+  if (panel.hidden || !panel.contains(document.activeElement)) returnTo = document.activeElement;
   state.selected = id;
   $("#cancel-result").textContent = "";
   $("#retry-result").textContent = "";
   $("#cancel-reason").value = "";
   renderDetail();
   changed();
+  $("#detail-title").focus();
   try { upsert(await getJob(id)); } catch (error) { $("#cancel-result").textContent = error.message; }
 }
 

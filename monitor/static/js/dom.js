@@ -42,11 +42,8 @@ export function seconds(value) {
   return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, "0")}m`;
 }
 
-export function when(iso) {
-  if (!iso) return "";
-  const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? String(iso) : d.toLocaleString();
-}
+// A time, shown in the zone the page's switch chose (a <time> node): timefmt.js's.
+export {when} from "./timefmt.js";
 
 export function bytes(value) {
   if (value === null || value === undefined) return "";
@@ -73,10 +70,11 @@ export function badge(status) {
   return el("span", {class: `badge s-${STATUSES.includes(status) ? status : "unknown"}`}, status || "?");
 }
 
-export function bar(pct) {
+// A progress bar of pct (0-100, or null: unknown); label names it for screen readers.
+export function bar(pct, label = "Progress") {
   const fill = el("div", {class: "bar-fill"});
   fill.style.width = `${pct === null ? 0 : Math.max(0, Math.min(100, pct))}%`;
-  return el("div", {class: "bar", role: "progressbar", "aria-valuemin": 0, "aria-valuemax": 100,
+  return el("div", {class: "bar", role: "progressbar", "aria-label": label, "aria-valuemin": 0, "aria-valuemax": 100,
                     "aria-valuenow": pct === null ? null : pct.toFixed(1)}, fill);
 }
 

@@ -77,7 +77,6 @@ function row(job) {
   if (!entry) {
     const tr = el("tr", {dataset: {jobId: job.id}, tabindex: 0});
     tr.addEventListener("click", () => showDetail(job.id));
-    tr.addEventListener("keydown", (e) => { if (e.key === "Enter") showDetail(job.id); });
     entry = {tr, id: idCell(job.id)};  // kept across renders: a click on copy is never lost
     rows.set(job.id, entry);
   }

@@ -3,6 +3,7 @@
 // Every label is a text node (textContent); nothing here parses markup.
 
 import {clear} from "./dom.js";
+import {formatTime, zoneLabel} from "./timefmt.js";
 
 const NS = "http://www.w3.org/2000/svg";
 const W = 640, H = 200, PAD = {l: 64, r: 12, t: 24, b: 40};
@@ -23,12 +24,6 @@ function note(root, message) {
   root.append(svg("text", {x: W / 2, y: H / 2, class: "tick empty-note", "text-anchor": "middle"}, message));
 }
 
-// A time as a short local label: the hour, with the day as well when the span is long.
-function clock(ms, long) {
-  const d = new Date(ms);
-  const time = d.toLocaleTimeString([], {hour: "2-digit", minute: "2-digit"});
-  return long ? `${d.toLocaleDateString([], {month: "short", day: "numeric"})} ${time}` : time;
-}
 
 // A round top for the y axis: Y_TICKS steps of 1, 2 or 5 times a power of ten.
 function roundTop(max) {
@@ -61,9 +56,10 @@ function xAxis(root, t0, t1, x) {
   for (const at of timeTicks(t0, t1)) {
     root.append(svg("line", {x1: x(at), x2: x(at), y1: H - PAD.b, y2: H - PAD.b + 4, class: "grid"}));
     root.append(svg("text", {x: x(at), y: H - PAD.b + 16, class: "tick time-tick", "text-anchor": "middle"},
-                    clock(at, long)));
+                    formatTime(at, long ? "day" : "clock")));
   }
-  root.append(svg("text", {x: (PAD.l + W - PAD.r) / 2, y: H - 4, class: "axis-label", "text-anchor": "middle"}, "time"));
+  root.append(svg("text", {x: (PAD.l + W - PAD.r) / 2, y: H - 4, class: "axis-label", "text-anchor": "middle"},
+                  `time (${zoneLabel()})`));
 }
 
 // The runs of known values of a line (null breaks it), as lists of [x, y].
@@ -109,7 +105,7 @@ export function lineChart(box, {times, lines, format, label, span, empty}) {
     line.values.forEach((v, i) => {
       if (typeof v !== "number") return;
       const dot = svg("circle", {cx: x(times[i]).toFixed(1), cy: y(v).toFixed(1), r: 3, class: `point ${line.cls}`});
-      dot.append(svg("title", {}, `${line.name} ${clock(times[i], true)}: ${format(v)}`));
+      dot.append(svg("title", {}, `${line.name} ${formatTime(times[i])}: ${format(v)}`));
       root.append(dot);
     });
   }

@@ -28,7 +28,7 @@ function show(id) {
 
 function line(item) {
   return el("li", {class: `log-line level-${String(item.level).toLowerCase()}`},
-    el("time", {datetime: item.at || ""}, when(item.at)), " ",
+    when(item.at), " ",
     el("span", {class: "log-level"}, item.level), " ",
     el("span", {class: "log-logger"}, item.logger), " ",
     el("span", {class: "log-message"}, item.message));

@@ -1,5 +1,5 @@
 // The page: sign-in, tabs, and wiring of the live table, detail, views, metrics, workers
-// and alerts.
+// and alerts, and of the header's theme and time zone choices.
 
 import {$, $$, clear} from "./dom.js";
 import {getJob, listJobs, token, whenUnauthorized, whoami} from "./api.js";
@@ -11,8 +11,11 @@ import {realtimeArrived, resetMetrics, setupMetrics, showMetricsTab} from "./met
 import {connect, disconnect, follow} from "./live.js";
 import {alertArrived, loadAlerts, resetAlerts, setupAlerts} from "./alerts.js";
 import {loadHealth, resetHealth, showHealth} from "./health.js";
-import {resetWorkers, showWorkersTab, workersArrived} from "./workers.js";
+import {resetWorkers, setupWorkers, showWorkersTab, workersArrived} from "./workers.js";
 import {setupSearch} from "./search.js";
+import {setupTheme} from "./theme.js";
+import {setupZoneSwitch} from "./timefmt.js";
+import {setupRowKeys} from "./rowkeys.js";
 
 const CATCH_UP_LIMIT = 200;
 
@@ -77,11 +80,15 @@ async function signIn(secret) {
 }
 
 function setup() {
+  setupTheme($("#theme-choice"));
+  setupZoneSwitch($("#zone-choice"));
+  setupRowKeys();
   setupLiveTable();
   setupDetail();
   setupViews();
   setupAlerts();
   setupMetrics();
+  setupWorkers();
   setupSearch();
   whenPipelineOpened(openPipeline);
   whenPipelineChosen((id) => follow({pipeline_id: id}));

@@ -9,6 +9,7 @@ import {getPerformance} from "./api.js";
 import {renderTable, setupTable} from "./perftable.js";
 import {lineChart} from "./linechart.js";
 import {readWhileShown} from "./refresh.js";
+import {onZoneChange} from "./timefmt.js";
 
 const DEFAULT_WINDOW = "1h";
 const REFRESH_MS = 5000;  // how often the shown tab reads the window again
@@ -21,6 +22,7 @@ const refresh = readWhileShown(load, REFRESH_MS);
 
 export function setupMetrics() {
   setupTable();
+  onZoneChange(() => renderCharts(tab.perf));  // their ticks and titles name times
   for (const button of $$("#metrics-windows button")) {
     button.addEventListener("click", () => chooseWindow(button.dataset.window));
   }
@@ -94,7 +96,7 @@ function renderSpan(perf) {
   const box = clear($("#metrics-span"));
   if (!perf) return;
   const from = perf.from ? when(perf.from) : "the first record (no snapshot of the counters yet)";
-  box.append("Window ", el("b", {id: "metrics-window"}, perf.window), ` from ${from} to ${when(perf.to)}`,
+  box.append("Window ", el("b", {id: "metrics-window"}, perf.window), " from ", from, " to ", when(perf.to),
              `, one chart point per ${stepText(perf.step_s)}`);
 }
 

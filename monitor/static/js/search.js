@@ -73,7 +73,6 @@ function render(text, hits, more, errors) {
       el("td", {}, badge(job.status)), el("td", {}, when(job.created_at)),
       el("td", {class: "where"}, [...where].join(", ")), el("td", {class: "matched"}, [...matched].join(", ")));
     tr.addEventListener("click", () => openRecord(job));
-    tr.addEventListener("keydown", (e) => { if (e.key === "Enter") openRecord(job); });
     return tr;
   });
   clear($("#search-table tbody")).append(...rows);

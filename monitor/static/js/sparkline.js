@@ -4,6 +4,7 @@
 // value so that a short peak still shows.
 
 import {runs, svg} from "./linechart.js";
+import {formatTime} from "./timefmt.js";
 
 const W = 120, H = 28, PAD = 3;
 const LEAST_SPAN = 0.1;  // a scale not from 0 spans at least this share of the top value
@@ -17,10 +18,6 @@ function thin(points, most) {
     out.push(group.length ? group.reduce((a, b) => (b.v > a.v ? b : a)) : points[i]);
   }
   return out;
-}
-
-function clock(ms) {
-  return new Date(ms).toLocaleTimeString([], {hour: "2-digit", minute: "2-digit"});
 }
 
 // points as for thin(); label names the figure, format writes a value; `top` is the
@@ -50,7 +47,7 @@ export function sparkline(points, {label, format, top = 0, zero = false, cls = "
   }
   const last = known[known.length - 1];
   root.append(svg("circle", {cx: x(last.t).toFixed(1), cy: y(last.v).toFixed(1), r: 2, class: "spark-dot"}));
-  const text = `${label} since ${clock(t0)}: now ${format(last.v)}, ` +
+  const text = `${label} since ${formatTime(t0)}: now ${format(last.v)}, ` +
     `lowest ${format(Math.min(...values))}, highest ${format(Math.max(...values))}`;
   root.setAttribute("aria-label", text);
   root.append(svg("title", {}, text));

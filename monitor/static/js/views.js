@@ -92,7 +92,7 @@ export function renderPipeline() {
   const counts = {};
   for (const s of steps) counts[s.status] = (counts[s.status] || 0) + 1;
   const rows = steps.map((j, i) => {
-    const tr = el("tr", {dataset: {jobId: j.id || "", step: String(i), status: j.status}},
+    const tr = el("tr", {dataset: {jobId: j.id || "", step: String(i), status: j.status}, tabindex: 0},
       el("td", {}, j.name || ""), el("td", {}, j.type || ""), el("td", {}, badge(j.status)),
       el("td", {class: "col-progress"}, bar(percent(j)), el("span", {class: "pct"}, percent(j) === null ? "" : `${percent(j).toFixed(0)}%`)),
       el("td", {class: "msg"}, (j.progress && j.progress.message) || ""), el("td", {}, seconds(duration(j))));
@@ -153,7 +153,7 @@ async function historyPage(cursor) {
 
 function renderHistory(items) {
   const rows = items.map((j) => {
-    const tr = el("tr", {dataset: {jobId: j.id}},
+    const tr = el("tr", {dataset: {jobId: j.id}, tabindex: 0},
       el("td", {}, j.name || j.id), idCell(j.id), el("td", {}, j.type || ""), el("td", {}, badge(j.status)),
       el("td", {}, when(j.created_at)), el("td", {}, seconds(j.duration_s)), el("td", {}, j.worker || ""),
       el("td", {class: "msg"}, j.error ? `${j.error.type}: ${j.error.message}` : ""));

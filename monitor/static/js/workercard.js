@@ -3,7 +3,7 @@
 // tree with sparklines of its recent samples, and its host: CPU, memory, load and the use
 // of each disk path (a warning over DISK_WARN %). Names and paths are text nodes only.
 
-import {bar, bytes, el, kv, seconds} from "./dom.js";
+import {bar, bytes, el, kv, seconds, when} from "./dom.js";
 import {sparkline} from "./sparkline.js";
 
 const DISK_WARN = 90;  // used % over which a disk is shown as a warning
@@ -23,13 +23,14 @@ function head(worker, age) {
     el("h3", {class: "worker-name"}, String(worker.name ?? "")),
     el("span", {class: `worker-state badge ${alive ? "w-alive" : "w-gone"}`}, alive ? "alive" : "gone"),
     alive ? null : el("span", {class: "worker-seen muted"},
-                      known(age) ? `last seen ${ago(age)} ago` : "not seen lately"));
+                      known(age) ? `last seen ${ago(age)} ago` : "not seen lately"),
+    alive || !worker.last_seen ? null : el("span", {class: "worker-seen-at muted"}, "at ", when(worker.last_seen)));
 }
 
 function busy(worker) {
   const {busy: n, concurrency: of} = worker;
   const share = known(n) && of ? Math.min(100, (100 * n) / of) : null;
-  return [bar(share), el("span", {class: "pct worker-busy"}, `${known(n) ? n : DASH} / ${of ?? DASH}`)];
+  return [bar(share, "Busy slots"), el("span", {class: "pct worker-busy"}, `${known(n) ? n : DASH} / ${of ?? DASH}`)];
 }
 
 // A figure of the tree now and its sparkline over `points` (compact samples).

@@ -9,6 +9,7 @@ import {$, clear} from "./dom.js";
 import {getWorker, listWorkers} from "./api.js";
 import {readWhileShown} from "./refresh.js";
 import {workerCard} from "./workercard.js";
+import {onZoneChange} from "./timefmt.js";
 
 const REFRESH_MS = 15_000;
 const HOUR_MS = 3_600_000;  // the span of the sparklines
@@ -23,6 +24,10 @@ const tab = {workers: null, error: "", skew: 0, asked: 0, signed: 0,
              reading: new Set()};  // names whose samples are being read
 
 const refresh = readWhileShown(load, REFRESH_MS);
+
+export function setupWorkers() {
+  onZoneChange(render);  // the sparklines' titles name times
+}
 
 // Called on every tab change: the tab loads and starts its refresh when shown.
 export function showWorkersTab(shown) {
