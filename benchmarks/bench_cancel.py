@@ -2,7 +2,8 @@
 
 Starts one prefork worker (concurrency 2). Each round starts a cooperative task, waits
 until it runs, calls ``cancel_job()`` and polls the live record (every 2 ms) until it
-reads ``cancelled``. Reports p50/p95/max over ``--cancels`` rounds (target p95 <= 500 ms).
+reads ``cancelled``. Reports p50/p95/max over ``--cancels`` rounds (target p95 <= 100 ms,
+goal 50 ms: issue 14; the cancel request is pushed to the task's process).
 
     python benchmarks/bench_cancel.py [--cancels 60]
 """
@@ -20,6 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common
+
+TARGET_MS, GOAL_MS = 100, 50  # p95 of cancel_job() to `cancelled`
 
 
 def wait_status(app: object, job_id: str, wanted: str, timeout: float) -> float:
@@ -71,7 +74,8 @@ def main() -> None:
     print(common.table(["cancels", "p50 ms", "p95 ms", "max ms"],
                        [[len(ms), f"{statistics.median(ms):.0f}", f"{p95:.0f}",
                          f"{ms[-1]:.0f}"]]))
-    print(f"target p95 <= 500 ms: {'met' if p95 <= 500 else 'NOT met'}")
+    print(f"target p95 <= {TARGET_MS} ms: {'met' if p95 <= TARGET_MS else 'NOT met'}"
+          f" (goal {GOAL_MS} ms: {'met' if p95 <= GOAL_MS else 'not met'})")
 
 
 if __name__ == "__main__":

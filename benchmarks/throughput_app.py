@@ -39,6 +39,7 @@ from celery import Celery
 
 import regiq_tasks.store as _store
 from regiq_tasks import TrackedTask, install
+from regiq_tasks.store.scripts import LuaScript
 from regiq_tasks.tracking.runtime import current_runtime
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -87,7 +88,7 @@ if os.environ.get("BENCH_METRICS_SPLIT") == "1":
     def _init_split(self: LiveStore, client: Any, *args: Any, **kwargs: Any) -> None:
         _init(self, client, *args, **kwargs)
         with_metrics = self._apply
-        without = client.register_script(_apply_without_metrics())
+        without = LuaScript(client, _apply_without_metrics())
 
         def dispatch(keys: Any, args: Any, client: Any = None) -> Any:  # args[1]: job id
             script = without if str(args[1]).startswith(NO_METRICS_ID_PREFIX) else with_metrics
@@ -294,3 +295,29 @@ def cooperative(self: TrackedTask, steps: int = 6000) -> int:
         time.sleep(0.01)
         self.progress(i + 1, steps)
     return steps
+
+
+if os.environ.get("BENCH_PROFILE_DIR"):  # diagnostic: cProfile of each pool child
+    import cProfile
+
+    from celery import signals
+
+    _profiler = cProfile.Profile()
+
+    @signals.worker_process_init.connect(weak=False)
+    def _profile_start(**_: Any) -> None:
+        _profiler.enable()
+
+    @signals.worker_process_shutdown.connect(weak=False)
+    def _profile_dump(**_: Any) -> None:
+        _profiler.disable()
+        _profiler.dump_stats(os.path.join(os.environ["BENCH_PROFILE_DIR"],
+                                          f"child-{os.getpid()}.prof"))
+if os.environ.get("BENCH_ASYNC_START") == "1":  # diagnostic only: the start write queued
+    from regiq_tasks.tracking.writer import Writer
+
+    def _queued_start(self: Writer, change: Any) -> None:
+        self.submit(change)
+        return None
+
+    Writer.apply_now = _queued_start  # type: ignore[method-assign,assignment]

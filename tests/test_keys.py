@@ -31,7 +31,8 @@ from regiq_tasks.store.prelude import lua_prelude
 # Every public member of Keys; a new key is pinned below before it joins this list.
 PINNED = {"prefix", "job", "index_all", "index", "running", "expiry", "events", "archive",
           "archive_dropped", "message", "plan", "pipeline_cancel", "lock", "alert_failures",
-          "alert_burst", "alert_overdue", "socketio_channel", "relay_last_id", "live_rooms",
+          "alert_burst", "alert_overdue", "socketio_channel", "cancel_channel", "relay_last_id",
+          "live_rooms",
           "metrics_cum",
           "metrics_scopes", "metrics_snapshot", "metrics_snapshots", "metrics_finished",
           "workers", "worker", "worker_samples", "alert_watch", "job_logs"}
@@ -59,6 +60,7 @@ def test_every_key_name_is_pinned() -> None:
     assert k.alert_overdue("abc") == "p:alerts:overdue:abc"
     assert k.alert_watch == "p:alerts:watch"
     assert k.socketio_channel == "p:socketio"
+    assert k.cancel_channel == "p:cancels"
     assert ARCHIVER_GROUP == "archiver"
     assert k.relay_last_id == "p:live:relay-last-id"
     assert k.live_rooms == "p:live:rooms"

@@ -9,7 +9,7 @@ from typing import Any
 from regiq_tasks.config import Settings
 from regiq_tasks.errors import ConfigurationError
 
-DEFAULT_TICK = 0.1  # s: the relay emits per room at most once per tick
+DEFAULT_TICK = 0.025  # s: the relay emits per room at most once per tick
 DEFAULT_METRICS_INTERVAL = 2.0  # s between two `metrics` events
 DEFAULT_HEALTH_INTERVAL = 10.0  # s between two `health` events
 DEFAULT_LEASE_TTL = 5.0  # s: a relay that stops renewing is replaced after this

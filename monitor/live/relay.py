@@ -37,6 +37,7 @@ from regiq_tasks.store.record import as_text
 logger = logging.getLogger(__name__)
 
 READ_COUNT = 1000  # stream entries per XREAD
+IDLE_BLOCK = 0.1  # s: longest wait for events while nothing is pending (stop() latency)
 ERROR_BACKOFF = 1.0  # s to wait after Redis failed
 JOIN_REPLAY_S = 30.0  # s: a relay leading this soon after its start relays from its start
 TRIM_INTERVAL = 30.0  # s between two trims of stale rooms (by the relay holder)
@@ -120,10 +121,13 @@ class Relay:
                 else self._due["announce"]
             self._stop.wait(max(0.01, wake - now))
             return
-        self._read(max(1, int((self._due["tick"] - now) * 1000)))
+        # Wait for events only as long as nothing is waiting to be sent; a change that
+        # arrives after a quiet spell is sent at once, later ones at the next tick.
+        until = self._due["tick"] if len(self.coalescer) else now + IDLE_BLOCK
+        self._read(max(1, int((until - now) * 1000)))
         now = time.monotonic()
-        if self._due_now("tick", now, self.config.tick):
-            self.flush()
+        if len(self.coalescer) and now >= self._due["tick"]:
+            self.flush(now)
         if self._due_now("metrics", now, self.config.metrics_interval):
             self.server.emit("metrics", self.metrics.read(), namespace="/")
         if self._due_now("health", now, self.config.health_interval):
@@ -187,9 +191,17 @@ class Relay:
         changed = frozenset(data) if isinstance(data, dict) else frozenset()
         self.coalescer.add(entry_id, job_id, fields.get(b"status", b"").decode(), changed)
 
-    def flush(self) -> int:
-        """Emit what is due now; returns the number of records emitted."""
-        self.ticks += 1
+    def flush(self, now: float | None = None) -> int:
+        """Emit what is due now; returns the number of records emitted.
+
+        Ticks are numbered by the clock (``now // tick``), at most one flush per number,
+        so that the coalescer's rate window of ``1 s / tick`` ticks is one second however
+        irregularly the flushes come.
+        """
+        now = time.monotonic() if now is None else now
+        tick = self.config.tick
+        self.ticks = max(self.ticks + 1, int(now // tick))
+        self._due["tick"] = (self.ticks + 1) * tick
         sendables = self.coalescer.take(self.ticks)
         emitted = self._emit(sendables) if sendables else 0
         resume = self.coalescer.resume_after(self.last_read)

@@ -141,21 +141,13 @@ class Archiver:
         return written
 
     def acknowledge(self, batch: Batch) -> None:
-        """Ack and delete the entries, and start the live TTL of their jobs."""
+        """Ack and delete the entries, and start the live TTL of their jobs (one
+        ``archived.lua`` call)."""
         if not batch.entry_ids:
             return
-        keys = self.store.keys
-        now = time.time()
-        pipe = self.client.pipeline(transaction=False)
-        pipe.xack(keys.archive, ARCHIVER_GROUP, *batch.entry_ids)
-        pipe.xdel(keys.archive, *batch.entry_ids)
-        pipe.zadd(keys.expiry, {job_id: now + self.live_ttl for job_id in batch.job_ids})
-        live_keys = [key for job_id in batch.job_ids
-                     for key in (keys.job(job_id), keys.message(job_id), keys.job_logs(job_id))]
-        live_keys += [keys.plan(p) for p in {r["pipeline_id"] for r in batch.records} if p]
-        for key in live_keys:  # a plan: again when a later job of its pipeline ends
-            pipe.expire(key, int(self.live_ttl + SAFETY_TTL_EXTRA))
-        pipe.execute()
+        pipelines = sorted({r["pipeline_id"] for r in batch.records if r["pipeline_id"]})
+        self.store.archived(batch.entry_ids, batch.job_ids, pipelines,
+                            time.time() + self.live_ttl, int(self.live_ttl + SAFETY_TTL_EXTRA))
 
     def run_once(self, block_ms: int = 0) -> int:
         """Archive one batch; returns the number of history rows written."""

@@ -20,11 +20,12 @@ from typing import Any
 import redis
 
 from regiq_tasks.config import DEFAULT_JOB_LOG_BYTES, DEFAULT_JOB_LOG_LINES
-from regiq_tasks.store.keys import Keys, index_member
+from regiq_tasks.store.keys import ARCHIVER_GROUP, Keys, index_member
 from regiq_tasks.store.logs import JobLogStore, LogAppend
 from regiq_tasks.store.prelude import lua_prelude
 from regiq_tasks.store.query import JobLister
 from regiq_tasks.store.record import record_from_hash
+from regiq_tasks.store.scripts import LuaScript, execute
 
 __all__ = ["Change", "LiveStore", "index_member"]
 
@@ -85,12 +86,13 @@ class LiveStore:
         self.client = client
         self.keys = keys
         self.events_maxlen = events_maxlen
-        self._apply = client.register_script(_load("apply.lua"))
-        self._heartbeat = client.register_script(_load("heartbeat.lua"))
-        self._stale = client.register_script(_load("stale.lua"))
-        self._expire = client.register_script(_load("expire.lua"))
-        self._cancel = client.register_script(_load("cancel.lua"))
-        self._retry = client.register_script(_load("retry.lua"))
+        self._apply = LuaScript(client, _load("apply.lua"))
+        self._heartbeat = LuaScript(client, _load("heartbeat.lua"))
+        self._stale = LuaScript(client, _load("stale.lua"))
+        self._expire = LuaScript(client, _load("expire.lua"))
+        self._cancel = LuaScript(client, _load("cancel.lua"))
+        self._retry = LuaScript(client, _load("retry.lua"))
+        self._archived = LuaScript(client, _load("archived.lua"))
         self.lister = JobLister(client, keys)
         self.logs = JobLogStore(client, keys, log_lines, log_bytes)
 
@@ -129,13 +131,23 @@ class LiveStore:
             self.logs.append(pipe, entry)
         for change in changes:
             self._apply_call(change, pipe)
-        return [self._result(r) for r in pipe.execute()[len(logs):]]
+        return [self._result(r) for r in execute(pipe)[len(logs):]]
+
+    def archived(self, entry_ids: Sequence[bytes], job_ids: Sequence[str],
+                 pipeline_ids: Sequence[str], expire_at: float, ttl: int) -> None:
+        """Acknowledge archived stream entries (the archiver group's) and start the live
+        TTL of their jobs and pipelines' plans, see ``archived.lua``."""
+        k = self.keys
+        self._archived(keys=[k.archive, k.expiry],
+                       args=[k.prefix, ARCHIVER_GROUP, repr(expire_at), ttl, len(entry_ids),
+                             *entry_ids, len(job_ids), *job_ids, *pipeline_ids])
 
     def request_cancel(self, job_id: str, cancel: dict[str, Any], terminate: bool,
                        now: float) -> tuple[str, str]:
         """Record a cancel request; returns (outcome, status), see ``cancel.lua``."""
         k = self.keys
-        raw = self._cancel(keys=[k.job(job_id), k.events, k.archive, k.running],
+        raw = self._cancel(keys=[k.job(job_id), k.events, k.archive, k.running,
+                                 k.cancel_channel],
                            args=[k.prefix, job_id, encode_value(cancel),
                                  self.events_maxlen, repr(now), "1" if terminate else "0"])
         return raw[0].decode(), raw[1].decode()

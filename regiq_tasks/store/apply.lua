@@ -14,7 +14,12 @@ local FINAL = {succeeded = true, failed = true, cancelled = true, lost = true}
 local RANK = {queued = 0, running = 1, retrying = 1}
 local K = keyspace(ARGV[1])
 local job, id, new = KEYS[1], ARGV[2], ARGV[3]
-local cur = read_job(job, {'_ix', 'cancel_requested', 'queue_wait_s'})
+local first_fill = 11 + 2 * tonumber(ARGV[7])
+-- One read: the fields decided on here, and which of the fill fields exist already.
+local want = {'id', '_ix', 'cancel_requested', 'created_at', 'started_at', 'finished_at',
+              'queue_wait_s', 'duration_s', 'queue', 'resources'}
+for i = first_fill, #ARGV, 2 do want[#want + 1] = ARGV[i] end
+local cur = read_job(job, want)
 local status = cur.status
 if ARGV[8] ~= '' then redis.call('SET', K.message(id), ARGV[8]) end
 if ARGV[10] ~= '' then
@@ -35,42 +40,46 @@ if KEYS[5] and (new == 'queued' or new == 'running') then
   pipeline_cancel = redis.call('GET', KEYS[5])
   if pipeline_cancel then new = 'cancelled' end
 end
-local nset = tonumber(ARGV[7])
-local i = 11
-while i < 11 + 2 * nset do
-  redis.call('HSET', job, ARGV[i], ARGV[i + 1])
-  i = i + 2
+-- The job as this change leaves it (`after`), written with one HSET: the "set" pairs,
+-- then the fill pairs whose field is still absent.
+local after, writes = {}, {}
+for name, value in pairs(cur) do after[name] = value end
+local function put(name, value)
+  writes[#writes + 1] = name
+  writes[#writes + 1] = value
+  after[name] = value
 end
-while i <= #ARGV do
-  redis.call('HSETNX', job, ARGV[i], ARGV[i + 1])
-  i = i + 2
+for i = 11, first_fill - 1, 2 do put(ARGV[i], ARGV[i + 1]) end
+for i = first_fill, #ARGV, 2 do
+  if not after[ARGV[i]] then put(ARGV[i], ARGV[i + 1]) end
 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1e6
 if not status then
   -- The record is gone (Redis came back empty): a transition recreates one that can be
   -- archived and listed, whatever identity the change did not carry itself.
-  redis.call('HSETNX', job, 'id', id)
-  redis.call('HSETNX', job, 'created_at', now)
-  local created = tonumber(redis.call('HGET', job, 'created_at')) or now
-  redis.call('HSETNX', job, '_ix', index_member(created, id))
+  if not after.id then put('id', id) end
+  if not after.created_at then put('created_at', now) end
+  if not after._ix then put('_ix', index_member(tonumber(after.created_at) or now, id)) end
 end
 if pipeline_cancel then
   redis.call('HSETNX', job, 'cancel', pipeline_cancel)
-  redis.call('HSET', job, 'cancel_requested', '1', 'finished_at', now)
-  redis.call('HDEL', job, 'started_at')
+  put('cancel_requested', '1')
+  put('finished_at', now)
+  after.started_at = false  -- deleted below, after the HSET
 end
-if new ~= '' then redis.call('HSET', job, 'status', new) end
-if new == 'cancelled' and ARGV[3] == 'lost' then redis.call('HDEL', job, 'error') end
-local after = read_job(job, {'_ix', 'created_at', 'started_at', 'finished_at',
-                             'queue_wait_s', 'duration_s', 'queue', 'resources'})
+if new ~= '' then put('status', new) end
 if after.started_at and after.created_at and not after.queue_wait_s then
-  after.queue_wait_s = math.max(0, tonumber(after.started_at) - tonumber(after.created_at))
-  redis.call('HSET', job, 'queue_wait_s', after.queue_wait_s)
+  put('queue_wait_s', math.max(0, tonumber(after.started_at) - tonumber(after.created_at)))
 end
 if after.finished_at and after.started_at and not after.duration_s then
-  after.duration_s = math.max(0, tonumber(after.finished_at) - tonumber(after.started_at))
-  redis.call('HSET', job, 'duration_s', after.duration_s)
+  put('duration_s', math.max(0, tonumber(after.finished_at) - tonumber(after.started_at)))
+end
+if #writes > 0 then redis.call('HSET', job, unpack(writes)) end
+if pipeline_cancel then redis.call('HDEL', job, 'started_at') end
+if new == 'cancelled' and ARGV[3] == 'lost' then
+  redis.call('HDEL', job, 'error')
+  after.error = false
 end
 record_metrics(metric_keys(ARGV[1]), cur, after, status, new, now)
 local oldix, newix = cur._ix, after._ix
@@ -97,4 +106,4 @@ if ARGV[5] ~= '' then
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'id', id, 'status',
              after.status or '', 'data', ARGV[5])
 end
-return {after.status or '', redis.call('HGET', job, 'cancel_requested') or ''}
+return {after.status or '', after.cancel_requested or ''}

@@ -1,5 +1,5 @@
 -- Record a cancel request on a job, atomically.
--- KEYS: 1 job hash, 2 events stream, 3 archive stream, 4 running zset
+-- KEYS: 1 job hash, 2 events stream, 3 archive stream, 4 running zset, 5 cancel channel
 -- ARGV: 1 key prefix (of the index keys, see keyspace()), 2 job id, 3 cancel record JSON,
 --       4 events maxlen, 5 now (epoch s), 6 terminate ('1' or '0')
 -- Returns {outcome, status}: outcome 'missing' | 'final' (status says which) |
@@ -20,7 +20,10 @@ redis.call('HSET', job, 'cancel_requested', '1')
 if ARGV[6] == '1' then redis.call('HSET', job, 'cancel_terminate', '1') end
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'id', id, 'status', status,
            'data', '{"cancel":' .. ARGV[3] .. '}')
-if status == 'running' then return {'requested', status} end
+if status == 'running' then  -- pushed to the process running it (cancel/listen.py)
+  redis.call('PUBLISH', KEYS[5], ARGV[6] .. ':' .. id)
+  return {'requested', status}
+end
 -- queued or retrying: final now; the start hook refuses to run it
 redis.call('HSET', job, 'status', 'cancelled', 'finished_at', ARGV[5])
 if cur._ix then

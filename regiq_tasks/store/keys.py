@@ -82,6 +82,11 @@ key                            type         meaning
                                             since, clear_since, alert_id}. No TTL
                                             (fields go when a condition clears).
                                             Written and read by the watch duty.
+``P cancels``                  pub/sub      a cancel request on a running job:
+                                            message ``<0|1 terminate>:<id>``. Published
+                                            by ``cancel.lua``; every process running
+                                            tracked jobs listens (``cancel/listen.py``)
+                                            so the job learns of it at its next check.
 ``P socketio``                 pub/sub      Flask-SocketIO message-queue channel: the
                                             alert tasks emit ``alert`` events on it;
                                             the monitor servers (``SocketIO(channel=``
@@ -315,6 +320,11 @@ class Keys:
     def alert_watch(self) -> str:
         """The resource alerts' conditions, by fingerprint."""
         return f"{self.prefix}alerts:watch"
+
+    @property
+    def cancel_channel(self) -> str:
+        """Pub/sub channel of cancel requests on running jobs (pushed to their process)."""
+        return f"{self.prefix}cancels"
 
     @property
     def socketio_channel(self) -> str:

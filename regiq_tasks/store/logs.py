@@ -17,6 +17,7 @@ from typing import Any
 import redis
 
 from regiq_tasks.store.keys import Keys
+from regiq_tasks.store.scripts import LuaScript
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class JobLogStore:
         self.keys = keys
         self.max_lines = max_lines
         self.max_bytes = max_bytes
-        self._append = client.register_script(
+        self._append = LuaScript(client,
             resources.files(__package__).joinpath("logs.lua").read_text())
 
     def append(self, pipe: Any, entry: LogAppend) -> None:

@@ -54,7 +54,8 @@ def progress_block(current: float | None, total: float | None,
 
 def record_from_hash(raw: Mapping[Any, Any]) -> dict[str, Any] | None:
     """Convert a job hash read from Redis into the public job record (None if empty)."""
-    h = {as_text(k): as_text(v) for k, v in raw.items()}
+    h = {(k.decode() if type(k) is bytes else str(k)):  # as_text, inlined: per field
+         (v.decode() if type(v) is bytes else str(v)) for k, v in raw.items()}
     if not h.get("id"):
         return None
     rec: dict[str, Any] = {name: h.get(name) or None for name in STR_FIELDS}

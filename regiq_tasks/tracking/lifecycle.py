@@ -112,6 +112,7 @@ def on_started(task: Any, job_id: str, args: Any, kwargs: Any) -> None:
     rt.worker = req.hostname
     rt.logs = tracker.capture_logs()
     tracker.running.register(rt)
+    tracker.cancels.start()  # cancel requests pushed to this process from now on
     set_current_runtime(rt)
     lineage = job_lineage(req.get, job_id, getattr(req, PIPELINE_HEADER, None))
     lineage["group_id"] = req.group
@@ -179,7 +180,9 @@ def on_finished(task: Any, job_id: str, state: str | None) -> None:
     status, error = rt.outcome or (_POSTRUN_STATES.get(state, JobStatus.FAILED), None)
     change = transitions.finished(rt, JobStatus(status), time.time(), error,
                                   int(task.request.retries or 0))
-    tracker.submit(ending(change, task) if change.status in FINAL_STATUSES else change)
+    # a cancelled job's end is written at once (someone waits for it), others in a batch
+    tracker.writer.submit(ending(change, task) if change.status in FINAL_STATUSES else change,
+                          urgent=change.status == JobStatus.CANCELLED)
 
 
 def on_retry(task: Any, job_id: str, reason: Any, traceback_text: str | None) -> None:

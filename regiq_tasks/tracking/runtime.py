@@ -134,22 +134,48 @@ class JobRuntime:
 
 
 class ResourceSampler:
-    """Samples this process's RSS on a timer and raises the peak of the running jobs."""
+    """Samples this process's RSS on a timer and raises the peak of the running jobs.
+
+    On Linux a sample is one ``pread`` of ``/proc/self/statm`` on a descriptor kept open
+    (about 3 µs; psutil opens the file each time, about 25 µs): a job's start takes one.
+    """
 
     def __init__(self) -> None:
         self._process: psutil.Process | None = None
         self._pid = 0
+        self._statm: int | None = None  # the open /proc/self/statm of this process
         self.last_rss = 0
+
+    def _open(self) -> None:
+        if self._statm is not None:
+            os.close(self._statm)
+        self._process, self._pid, self._statm = psutil.Process(), os.getpid(), None
+        try:
+            self._statm = os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:  # no procfs: psutil reads it its own way
+            pass
+
+    def rss(self) -> int:
+        """This process's resident set size now, in bytes."""
+        if self._pid != os.getpid():
+            self._open()
+        if self._statm is not None:
+            try:
+                return int(os.pread(self._statm, 128, 0).split()[1]) * _PAGE_SIZE
+            except (OSError, IndexError, ValueError):
+                self._statm = None
+        assert self._process is not None
+        return int(self._process.memory_info().rss)
 
     def sample(self, runtimes: list[JobRuntime]) -> int:
         """Take one RSS sample: each running job's current RSS, and its peak."""
-        if self._pid != os.getpid():
-            self._process, self._pid = psutil.Process(), os.getpid()
-        assert self._process is not None
-        rss = self._process.memory_info().rss
+        rss = self.rss()
         self.last_rss = rss
         for rt in runtimes:
             rt.rss = rss
             if rss > rt.peak_rss:
                 rt.peak_rss = rss
         return rss
+
+
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096

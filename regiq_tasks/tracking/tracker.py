@@ -16,6 +16,7 @@ import redis
 from sqlalchemy.engine import Engine
 
 from regiq_tasks.cancel.enforce import CANCEL_WATCH_INTERVAL, CancelWatch
+from regiq_tasks.cancel.listen import CancelListener
 from regiq_tasks.config import Settings
 from regiq_tasks.errors import ConfigurationError
 from regiq_tasks.history.db import make_engine, open_existing, upgrade
@@ -47,6 +48,7 @@ class Tracker:
         self.pid = os.getpid()
         self.hooks: Hooks = hooks_of(app)
         self.running = RunningJobs()
+        self.cancels = CancelListener(self)  # started by the first job run here
         self._redis: redis.Redis | None = None
         self._store: LiveStore | None = None
         self._writer: Writer | None = None
@@ -177,7 +179,8 @@ class Tracker:
         return self._writer.flush(timeout) if self._writer is not None else True
 
     def close(self, timeout: float = 5.0) -> None:
-        """Flush and stop the writer thread."""
+        """Flush and stop the writer thread (and the cancel listener)."""
+        self.cancels.stop()
         if self._writer is not None:
             self._writer.close(timeout)
 

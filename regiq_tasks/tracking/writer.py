@@ -72,8 +72,9 @@ class Writer:
         self.dropped = 0  # queued changes dropped (queue full while Redis was down)
 
     # -- task side -------------------------------------------------------------------
-    def submit(self, change: Change) -> None:
-        """Queue a change; the writer thread applies it within ``flush_interval``."""
+    def submit(self, change: Change, urgent: bool = False) -> None:
+        """Queue a change; the writer thread applies it within ``flush_interval``, or at
+        once if ``urgent``."""
         if self._thread is None:
             self.start()
         if len(self._queue) >= MAX_QUEUED:
@@ -82,7 +83,7 @@ class Writer:
             logger.error("regiq: live store unreachable, dropped a queued change of job %s "
                          "(%d dropped by this process)", dropped.job_id, self.dropped)
         self._queue.append(change)
-        if len(self._queue) >= MAX_BATCH:
+        if urgent or len(self._queue) >= MAX_BATCH:
             self._wake.set()
 
     def apply_now(self, change: Change) -> tuple[str, bool] | None:
