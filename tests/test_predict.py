@@ -210,3 +210,13 @@ def test_the_rest_records_carry_the_predictions_and_the_spec_documents_them(
     assert {"eta_basis", "predicted_start_at", "slow"} <= set(spec["JobOut"]["properties"])
     assert {"eta_seconds", "predicted_finish_at", "eta_range_s"} <= set(
         spec["PipelineOut"]["properties"])
+
+
+def test_regiq_top_counts_the_slow_running_jobs_of_each_type(seeded: Tracker) -> None:
+    from regiq_tasks.cli.top import collect
+
+    now = time.time()
+    start(seeded.store, "late", "ingest", 100.0, now - 101)
+    start(seeded.store, "fine", "ingest", 1.0, now - 2)
+    rows = {row["type"]: row for row in collect(seeded.app, "5m")["types"]}
+    assert (rows["ingest"]["running"], rows["ingest"]["slow"]) == (2, 1)

@@ -36,6 +36,7 @@ from regiq_tasks.predict.model import (
     TypeStats,
     graph_remaining,
     is_slow,
+    planned_range,
     remaining_range,
     slow_threshold,
     start_wait,
@@ -164,8 +165,7 @@ def _step_range(step: Mapping[str, Any], ranges: Mapping[str, Range],
     if step["status"] in FINAL:
         return 0.0, 0.0
     if step["status"] == _PENDING:
-        found = stats.get(step.get("type") or "")
-        return (found.p50, found.p90 or found.p50) if found and found.p50 else None
+        return planned_range(stats.get(step.get("type") or ""))
     return ranges.get(step.get("id") or "")
 
 

@@ -36,6 +36,7 @@ class TypeStats:
     p50: float | None
     p90: float | None
     p99: float | None
+    wait_p50: float | None = None  # queue-wait p50: what a step not yet published will wait
 
     @property
     def sigma(self) -> float:
@@ -76,6 +77,15 @@ def start_wait(ahead: Sequence[float], busy: Sequence[float], slots: int) -> flo
     for duration in ahead:
         heapq.heappush(free, heapq.heappop(free) + max(0.0, duration))
     return free[0]
+
+
+def planned_range(stats: TypeStats | None) -> Range | None:
+    """Seconds a step not yet published needs: its type's typical queue wait, then its
+    p50 (or p90) duration."""
+    if stats is None or not stats.p50:
+        return None
+    wait = stats.wait_p50 or 0.0
+    return wait + stats.p50, wait + (stats.p90 or stats.p50)
 
 
 def slow_threshold(stats: TypeStats | None, expected_duration: float | None,

@@ -54,9 +54,10 @@ def stats_from_performance(doc: Mapping[str, Any]) -> dict[str, TypeStats]:
     """``{type: TypeStats}`` from a ``get_performance`` document."""
     out = {}
     for entry in doc.get("types") or ():
-        duration = entry.get("duration_s") or {}
+        duration, wait = entry.get("duration_s") or {}, entry.get("queue_wait_s") or {}
         out[str(entry["type"])] = TypeStats(int(entry.get("count") or 0), duration.get("p50"),
-                                            duration.get("p90"), duration.get("p99"))
+                                            duration.get("p90"), duration.get("p99"),
+                                            wait.get("p50"))
     return out
 
 
