@@ -97,6 +97,18 @@ def start(store: LiveStore, job_id: str, job_type: str, running_for: float | Non
         store.apply(Change(job_id, "running", set={"started_at": time.time() - running_for}))
 
 
+def pipeline_with_two_planned_steps(store: LiveStore, pid: str, now: float) -> None:
+    """A chain of three ingest steps: the first running for 1 s, two not yet published."""
+    plan = {"i": 0, "g": None, "c": None, "n": {"kind": "chain", "steps": [
+        {"kind": "task", "id": pid, "name": "t.ingest", "type": "ingest"},
+        {"kind": "task", "id": f"{pid}-2", "name": "t.ingest", "type": "ingest"},
+        {"kind": "task", "id": f"{pid}-3", "name": "t.ingest", "type": "ingest"}]}}
+    store.apply(Change(pid, "queued", pipeline_id=pid, plan=json.dumps(plan),
+                       fill={"type": "ingest", "name": "t.ingest", "queue": "celery",
+                             "pipeline_id": pid, "created_at": now - 5}))
+    store.apply(Change(pid, "running", set={"started_at": now - 1}))
+
+
 def fix_slots(tracker: Tracker, slots: dict[str, int | None]) -> None:
     """The queues' slots as the broker and worker samples would tell (no worker here)."""
     per_tracker(tracker, "slots", lambda: Cached(lambda: slots, 3600.0))
@@ -162,14 +174,7 @@ def test_a_queue_nobody_consumes_predicts_no_start(seeded: Tracker) -> None:
 def test_a_pipeline_is_done_after_its_running_step_and_its_planned_ones(
         seeded: Tracker) -> None:
     now, pid = time.time(), "pipe-1"
-    plan = {"i": 0, "g": None, "c": None, "n": {"kind": "chain", "steps": [
-        {"kind": "task", "id": pid, "name": "t.ingest", "type": "ingest"},
-        {"kind": "task", "id": "pipe-2", "name": "t.ingest", "type": "ingest"},
-        {"kind": "task", "id": "pipe-3", "name": "t.ingest", "type": "ingest"}]}}
-    seeded.store.apply(Change(pid, "queued", pipeline_id=pid, plan=json.dumps(plan),
-                              fill={"type": "ingest", "queue": "celery", "pipeline_id": pid,
-                                    "created_at": now - 5}))
-    seeded.store.apply(Change(pid, "running", set={"started_at": now - 1}))
+    pipeline_with_two_planned_steps(seeded.store, pid, now)
     before = time.time()
     doc = get_pipeline(pid, app=seeded.app)
     assert doc is not None and doc["total_jobs"] == 3

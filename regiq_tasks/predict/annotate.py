@@ -100,10 +100,12 @@ def _wait(job: Mapping[str, Any], ctx: Context) -> float | None:
     """Seconds until a queued job starts (None: no slot serves its queue, or unknown)."""
     live, queue = ctx.live, job.get("queue") or ""
     rank = live.ranks.get(job["id"]) if live else None
-    slots = ctx.slots.get(queue)
-    if live is None or rank is None or slots == 0:
+    if live is None or rank is None:
         return None
     busy = [_busy(r, ctx) for r in live.running if r.queue == queue]
+    slots = ctx.slots.get(queue)
+    if slots == 0 and not busy:  # jobs running on it prove a consumer the count missed
+        return None
     sample = live.queued[:rank]
     ahead = [ctx.p50(q.type) for q in sample if q.queue == queue]
     if rank > len(sample) and sample:  # further back than the read: like the jobs read
