@@ -18,6 +18,7 @@ from regiq_tasks.errors import reachable
 from regiq_tasks.history import repository
 from regiq_tasks.pipelines.graph import plan_tree
 from regiq_tasks.pipelines.summary import summarize_pipeline
+from regiq_tasks.predict.annotate import annotate_jobs, annotate_pipeline
 from regiq_tasks.store.filters import DEFAULT_LIMIT, JobQuery, text_arg
 from regiq_tasks.tracking.tracker import Tracker, get_tracker
 
@@ -43,6 +44,7 @@ def get_job(job_id: str, *, app: Any = None) -> dict[str, Any] | None:
         record = tracker.store.get(job_id)
         if record is None:
             record = repository.get_job(tracker.existing_engine, job_id)
+        annotate_jobs(tracker, [record])
     return record
 
 
@@ -63,6 +65,7 @@ def list_jobs(*, status: str | None = None, type: str | None = None, worker: str
     tracker = _tracker(app)
     with reachable("list_jobs"):
         items, next_cursor = tracker.store.lister.page(q)
+        annotate_jobs(tracker, items)
     return {"items": items, "next_cursor": next_cursor}
 
 
@@ -79,6 +82,7 @@ def get_history(*, status: str | None = None, type: str | None = None,
     tracker = _tracker(app)
     with reachable("get_history"):
         items, next_cursor = repository.query_history(tracker.existing_engine, q)
+    annotate_jobs(tracker, items)  # archived jobs are final: no read, the fields only
     return {"items": items, "next_cursor": next_cursor}
 
 
@@ -96,8 +100,10 @@ def get_pipeline(pipeline_id: str, *, app: Any = None) -> dict[str, Any] | None:
     jobs = {**{j["id"]: j for j in archived}, **live}
     if not jobs:
         return None
-    return summarize_pipeline(pipeline_id, list(jobs.values()),
-                              plan_tree(entries), cancelled)
+    pipeline = summarize_pipeline(pipeline_id, list(jobs.values()), plan_tree(entries),
+                                  cancelled)
+    with reachable("get_pipeline"):
+        return annotate_pipeline(tracker, pipeline)
 
 
 def _all_pages(fetch: Callable[[str | None], tuple[list[T], str | None]],

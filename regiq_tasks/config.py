@@ -50,12 +50,18 @@ DEFAULT_ALERT_DISK_CRITICAL = 97.0  # % used: disk_space CRITICAL
 DEFAULT_ALERT_HOST_MEMORY = 90.0  # % of a worker host's memory used: worker_memory
 DEFAULT_ALERT_HOST_CPU = 95.0  # % CPU of a worker's host: host_cpu
 DEFAULT_ALERT_RESOURCE_FOR = 300.0  # s memory or CPU stays over its threshold
+DEFAULT_ALERT_JOB_SLOW = "LOW"  # severity of job_slow (a running job past its type's p99); off
+DEFAULT_SLOW_MIN_RUNS = 20  # runs of a type in 7 days before its p99 marks a job slow
+DEFAULT_SLOW_MARGIN = 1.25  # a job is slow past this multiple of its type's 7-day p99
 DEFAULT_SAMPLE_INTERVAL = 5.0  # s between two resource samples of a worker (process tree, host)
 DEFAULT_DISK_PATHS = ""  # comma-separated paths whose disk use workers sample; empty: cwd, temp
 DEFAULT_WORKER_TTL = 3600.0  # s a worker's samples are kept after its last one (then it is gone)
 DEFAULT_JOB_LOG_LEVEL = "INFO"  # log records at or above this level are kept with their job
 DEFAULT_JOB_LOG_LINES = 500  # a job keeps its last this many log lines (0: no job logs)
 DEFAULT_JOB_LOG_BYTES = 65536  # ... and at most this many bytes of them
+
+
+_SLOW_SEVERITIES = ("LOW", "MEDIUM", "HIGH", "CRITICAL", "OFF")
 
 
 def _to_bool(raw: Any) -> bool:
@@ -125,6 +131,9 @@ class Settings:
     alert_memory_for: float = DEFAULT_ALERT_RESOURCE_FOR
     alert_host_cpu: float = DEFAULT_ALERT_HOST_CPU
     alert_host_cpu_for: float = DEFAULT_ALERT_RESOURCE_FOR
+    alert_job_slow: str = DEFAULT_ALERT_JOB_SLOW
+    slow_min_runs: int = DEFAULT_SLOW_MIN_RUNS
+    slow_margin: float = DEFAULT_SLOW_MARGIN
     sample_interval: float = DEFAULT_SAMPLE_INTERVAL
     disk_paths: str = DEFAULT_DISK_PATHS
     worker_ttl: float = DEFAULT_WORKER_TTL
@@ -151,6 +160,12 @@ class Settings:
                      "alert_host_cpu"):
             if not 0 < getattr(self, name) <= 100:
                 raise ConfigurationError(f"regiq setting {name} must be a percentage in (0, 100]")
+        if self.slow_min_runs < 1 or self.slow_margin <= 0:
+            raise ConfigurationError("regiq settings slow_min_runs must be >= 1 and "
+                                     "slow_margin > 0")
+        if self.alert_job_slow.strip().upper() not in _SLOW_SEVERITIES:
+            raise ConfigurationError("regiq setting alert_job_slow must be LOW, MEDIUM, "
+                                     f"HIGH, CRITICAL or off, not {self.alert_job_slow!r}")
         if self.metrics_retention_days < 3:
             raise ConfigurationError("regiq setting metrics_retention_days must be >= 3")
         if self.history_retention_days < 0:

@@ -62,7 +62,7 @@ def rows(output: str) -> dict[str, list[str]]:
     found = {}
     for line in output.splitlines():
         cells = [c.strip() for c in line.strip().strip("│").split("│")]
-        if line.startswith("│") and len(cells) == 11:
+        if line.startswith("│") and len(cells) == 12:
             found[cells[0]] = cells[1:]
     return found
 
@@ -77,7 +77,7 @@ def test_once_prints_one_table_with_each_types_finished_count_and_json_the_same(
     assert "succeeded 5" in out.output and "queued 0" in out.output
     table = rows(out.output)
     assert set(table) == {"ingest", "count"}, out.output
-    # in/min, fin/min, finished, running, queued, fail %, dur p50, dur p95, wait p50/p95
+    # in/min, fin/min, finished, running, slow, queued, fail %, dur p50/p95, wait p50/p95
     assert table["ingest"][2:6] == ["3", "0", "0", "0"]
     assert table["count"][2:6] == ["2", "0", "0", "0"]
     assert float(table["ingest"][0]) > 0 and float(table["ingest"][1]) > 0

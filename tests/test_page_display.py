@@ -6,6 +6,7 @@ zone, switched between local time and UTC (remembered)."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 
 import pytest
@@ -150,3 +151,22 @@ def test_every_time_names_its_zone_and_the_switch_turns_them_all_to_utc(
     show_tab(tab, "history")
     expect(tab.page.locator("#history-table time")).to_have_text(UTC)
     assert tab.errors == []
+
+
+def test_predictions_show_where_people_look_starts_in_slow_and_done_in(
+        url: str, app: Celery, new_tab: Callable[..., Tab]) -> None:
+    from regiq_tasks.tracking.tracker import get_tracker
+    from tests.test_predict import pipeline_with_two_planned_steps, seed, start
+
+    store, now = get_tracker(app).store, time.time()
+    seed(store, "ingest", [8.0 + 4.0 * i / 39 for i in range(40)])  # p50 ~10 s, p99 ~12 s
+    start(store, "pred-late", "ingest", 100.0, now - 101)
+    start(store, "pred-queued", "ingest", None, now - 1)
+    pipeline_with_two_planned_steps(store, "pred-pipe", now)
+    tab = new_tab().sign_in(url, "viewer")
+    expect(tab.page.locator(tab.row("pred-late") + " .slow")).to_have_text("slow")
+    expect(tab.page.locator(tab.row("pred-queued") + " .eta")).to_contain_text("starts in ~")
+    tab.page.click(tab.row("pred-pipe"))
+    tab.page.click("#detail .pipeline-link")
+    expect(tab.page.locator("#pipeline-eta")).to_have_text(
+        re.compile(r"done in ~\d+\.\d s \(\d+\.\d s - \d+\.\d s\)"))

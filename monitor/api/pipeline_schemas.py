@@ -63,3 +63,11 @@ class PipelineOut(Schema):
     jobs = fields.List(fields.Nested(PipelineStepOut), required=True, metadata={
         "description": "in graph order (depth first), then spawned jobs"})
     graph = fields.Nested(GraphNodeOut, required=True, allow_none=True)
+    eta_seconds = JSONNumber(allow_none=True, metadata={
+        "description": "seconds until the last step is done, along the critical path "
+                       "(running steps' ETAs, planned steps' type p50); null once it "
+                       "ended or when a step's type has no history"})
+    predicted_finish_at = fields.String(allow_none=True, metadata={
+        "description": "now + eta_seconds (ISO-8601 UTC)"})
+    eta_range_s = fields.List(JSONNumber(), allow_none=True, metadata={
+        "description": "[low, high] seconds: from the types' p50 and p90"})

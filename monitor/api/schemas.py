@@ -192,6 +192,15 @@ class JobOut(Schema):
         "description": "the job that retries this one"})
     retried_by = fields.String(allow_none=True, metadata={
         "description": "who asked for that retry"})
+    eta_basis = fields.String(allow_none=True, validate=validators.OneOf(["progress", "history"]),
+                              metadata={"description": "`progress`: eta_seconds from the job's "
+                                        "own progress; `history`: from its type's recent "
+                                        "durations (and, queued, its place in the queue)"})
+    predicted_start_at = fields.String(allow_none=True, metadata={
+        "description": "queued jobs: when it is expected to start (ISO-8601 UTC)"})
+    slow = fields.Boolean(metadata={
+        "description": "running and past its expected_duration, or past its type's 7-day "
+                       "p99 (a type with at least REGIQ_SLOW_MIN_RUNS runs)"})
 
 
 class JobPage(Schema):

@@ -11,7 +11,8 @@ it any more).
   ``REGIQ_ALERT_QUEUE_WAIT`` s;
 - ``no_consumer`` (a queue, HIGH): tracked jobs wait on it and no worker consumes it;
 - ``archive_lag`` (the archiver, HIGH): a finished job waits over ``REGIQ_ARCHIVE_LAG`` s
-  for the history.
+  for the history;
+- ``job_slow`` (a running job, LOW): :mod:`regiq_tasks.alerts.slow_rules`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from regiq_tasks.alerts.models import Severity
+from regiq_tasks.alerts.slow_rules import slow_jobs
 from regiq_tasks.alerts.watch import Reading, over, watch, watched
 from regiq_tasks.alerts.worker_rules import worker_readings
 from regiq_tasks.config import Settings
@@ -101,7 +103,8 @@ def readings(tracker: Tracker) -> list[Reading]:
     found: list[Reading] = []
     sources: list[tuple[str, Callable[[], Iterator[Reading]]]] = [
         ("archive_lag", lambda: archive_lag(tracker)),
-        ("workers", lambda: worker_readings(tracker, all_workers(tracker.app)))]
+        ("workers", lambda: worker_readings(tracker, all_workers(tracker.app))),
+        ("job_slow", lambda: slow_jobs(tracker))]
     try:
         queues = _queues(tracker)
         sources += [("queue_backlog", lambda: queue_backlog(tracker, queues)),

@@ -24,6 +24,7 @@ import termios
 import threading
 import time
 import tty
+from collections import Counter
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from types import TracebackType
@@ -39,6 +40,7 @@ from regiq_tasks.cli.support import APP_HELP, app_option, clean_errors, print_js
 from regiq_tasks.cli.tables import json_option
 from regiq_tasks.errors import InvalidParameter, reachable
 from regiq_tasks.metrics.windows import Window, parse_window
+from regiq_tasks.tracking.tracker import get_tracker
 
 WINDOW_KEYS = {"1": "1m", "2": "5m", "3": "1h", "4": "24h"}  # the live view's windows
 SHORTEST_WINDOW_S = 60  # 1m: the minute copy before the last one (1 to 2 minutes of jobs)
@@ -95,12 +97,14 @@ def collect(app: Any, window: str, now: float | None = None) -> dict[str, Any]:
     """One reading: jobs by status, throughput, queues and a row per job type."""
     from regiq_tasks.metrics.performance import get_performance, throughput
     from regiq_tasks.metrics.realtime import snapshot
+    from regiq_tasks.predict.slow import slow_running
 
     now = time.time() if now is None else now
     with reachable("regiq top"):
         perf = get_performance(window=_parse(window), app=app, now=now)
         live = snapshot(app)
         rate = throughput(app, now=now)
+        slow = Counter(found.job.type for found in slow_running(get_tracker(app), now))
     per_type = {entry["type"]: entry for entry in perf["types"]}
     names = sorted(set(per_type) | set(live["by_type"]))
     return {
@@ -111,8 +115,8 @@ def collect(app: Any, window: str, now: float | None = None) -> dict[str, Any]:
                        "per_s_10s": round(rate["finished_10s"] / 10, 3),
                        "per_s_60s": round(rate["finished_60s"] / 60, 3)},
         "queues": live["queues"],
-        "types": [_row(name, per_type.get(name), live["by_type"].get(name, {}))
-                  for name in names],
+        "types": [{**_row(name, per_type.get(name), live["by_type"].get(name, {})),
+                   "slow": slow.get(name, 0)} for name in names],
     }
 
 
@@ -184,7 +188,7 @@ def table(doc: Mapping[str, Any]) -> Table:
     since = f" since {doc['from'][11:19]}" if doc.get("from") else " (all recorded so far)"
     grid = Table(title=f"Job types, window {doc['window']}{since}", title_justify="left")
     grid.add_column("type")
-    for title in ("in/min", "fin/min", "finished", "running", "queued", "fail %",
+    for title in ("in/min", "fin/min", "finished", "running", "slow", "queued", "fail %",
                   "dur p50", "dur p95", "wait p50", "wait p95"):
         grid.add_column(title, justify="right", no_wrap=True)
     if not doc["types"]:
@@ -193,7 +197,8 @@ def table(doc: Mapping[str, Any]) -> Table:
         fail = row["failure_pct"]
         grid.add_row(row["type"] or "(none)", f"{row['published_per_min']:g}",
                      f"{row['finished_per_min']:g}",
-                     str(row["finished"]), str(row["running"]), str(row["queued"]),
+                     str(row["finished"]), str(row["running"]), str(row.get("slow", 0)),
+                     str(row["queued"]),
                      "-" if fail is None else f"{fail:g}",
                      span(row["duration_p50_s"]), span(row["duration_p95_s"]),
                      span(row["wait_p50_s"]), span(row["wait_p95_s"]))

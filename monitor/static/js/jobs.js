@@ -66,10 +66,20 @@ function cells(job) {
     el("td", {class: "col-progress"}, bar(pct), el("span", {class: "pct"}, pct === null ? "" : `${pct.toFixed(0)}%`)),
     el("td", {class: "msg"}, job.error ? `${job.error.type || "Error"}: ${job.error.message || ""}`
       : (job.progress && job.progress.message) || ""),
-    el("td", {class: "eta"}, FINAL.has(job.status) ? "" : seconds(job.eta_seconds)),
+    el("td", {class: "eta"}, eta(job)),
     el("td", {class: "dur"}, seconds(duration(job))),
     el("td", {class: "worker"}, job.worker || ""),
   ];
+}
+
+// A queued job: when it starts (from history); running: its ETA and the slow marker.
+function eta(job) {
+  if (FINAL.has(job.status)) return "";
+  if (job.status === "queued" && job.predicted_start_at) {
+    return el("span", {class: "starts"}, `starts in ~${seconds(Math.max(0, (Date.parse(job.predicted_start_at) - Date.now()) / 1000))}`);
+  }
+  const text = seconds(job.eta_seconds);
+  return job.slow ? el("span", {}, text, " ", el("span", {class: "slow", title: "running past its type's usual time"}, "slow")) : text;
 }
 
 function row(job) {

@@ -82,6 +82,13 @@ function rereadSoon() {
   rereading = setTimeout(() => { rereading = null; refreshPipeline(); }, REREAD_MS);
 }
 
+// "done in ~12 s (9 s - 20 s)" from the pipeline's history-based ETA and its range.
+function pipelineEta(p) {
+  if (p.eta_seconds === null || p.eta_seconds === undefined) return "";
+  const range = p.eta_range_s ? ` (${seconds(p.eta_range_s[0])} - ${seconds(p.eta_range_s[1])})` : "";
+  return el("span", {class: "pipeline-eta", id: "pipeline-eta"}, `done in ~${seconds(p.eta_seconds)}${range}`);
+}
+
 export function renderPipeline() {
   if (!pipelineId || !pipeline) return;
   const steps = currentSteps();
@@ -101,7 +108,7 @@ export function renderPipeline() {
   });
   clear($("#pipeline-view")).append(
     el("div", {class: "pipeline-summary"},
-      el("strong", {id: "pipeline-total"}, `${steps.length} jobs`), " ",
+      el("strong", {id: "pipeline-total"}, `${steps.length} jobs`), " ", pipelineEta(pipeline), " ",
       ...Object.entries(counts).map(([s, n]) => el("span", {class: "count"}, badge(s), ` ${n}`)),
       el("div", {class: "aggregate"}, bar(total), el("span", {class: "pct", id: "pipeline-percent"}, `${total.toFixed(1)}%`))),
     drawGraph(pipeline.graph, steps, showDetail),
