@@ -25,6 +25,13 @@ back to back in the same worker (the order rotates every round), so the cost of 
 performance counters is the per-round difference of the two tracked ratios, measured
 in one run (issue 11: at most 0.02).
 
+``--kinds bare,tracked,events`` adds the bare task run by a second worker started with
+``-E`` (Celery's task events, what Flower needs): the reference a Flower user already
+pays, measured in the same run (issue 14). Each kind's CPU is that of its own worker.
+
+``--body sleep100`` runs a task that sleeps 100 ms (use ``--tasks 100``): the ratio
+should be about 1.00, showing that tracking costs per task, not per second of work.
+
 ``--body log10`` runs a task that logs 10 INFO lines instead of the no-op, tracked (its
 lines kept with the job, REGIQ_JOB_LOG_LEVEL INFO) vs untracked, in the same worker:
 the cost of job logs on the hot path.
@@ -52,7 +59,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common
 
 TARGET_RATIO = 0.90
-KINDS = ("bare", "tracked", "tracked-nometrics")
+KINDS = ("bare", "tracked", "tracked-nometrics", "events")
 METRICS_COST_TARGET = 0.02  # issue 11: the counters lower the ratio by at most this
 
 
@@ -62,10 +69,13 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--rounds", type=int, default=5, help="rounds per kind and mode (5)")
     p.add_argument("--warmup", type=int, default=300, help="unmeasured tasks per kind (300)")
     p.add_argument("--pool", choices=("prefork", "solo"), default="prefork")
-    p.add_argument("--body", choices=("noop", "log10"), default="noop",
-                   help="the task: a no-op, or 10 INFO log lines (job logs' cost)")
+    p.add_argument("--body", choices=("noop", "log10", "sleep100"), default="noop",
+                   help="the task: a no-op, 10 INFO log lines (job logs' cost), or a "
+                        "100 ms sleep (the cost per task, not per second of work)")
     p.add_argument("--kinds", default="bare,tracked",
-                   help="task kinds per round: bare,tracked[,tracked-nometrics]")
+                   help="task kinds per round: bare,tracked[,tracked-nometrics][,events] "
+                        "(events: the bare task in a second worker started with -E, "
+                        "Celery's task events as Flower needs them)")
     p.add_argument("--concurrency", type=int, default=2)
     p.add_argument("--modes", default="preloaded,stream",
                    help="comma-separated: preloaded, stream (default both)")
@@ -89,51 +99,58 @@ def parse_args() -> argparse.Namespace:
         p.error("--modes: preloaded and/or stream")
     args.kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
     if args.kinds[:2] != ["bare", "tracked"] or set(args.kinds) - set(KINDS):
-        p.error("--kinds: bare,tracked, optionally followed by tracked-nometrics")
+        p.error("--kinds: bare,tracked, optionally followed by tracked-nometrics, events")
     if args.tasks < 1 or args.rounds < 1:
         p.error("--tasks and --rounds must be >= 1")
     return args
 
 
 class Bench:
-    def __init__(self, args: argparse.Namespace, app_module: Any, worker: common.Worker,
-                 raw: Any) -> None:
+    def __init__(self, args: argparse.Namespace, app_module: Any,
+                 workers: dict[str, tuple[common.Worker, str]], raw: Any) -> None:
         from celery.result import ResultSet
 
         self.args = args
         self.m = app_module
         self.app = app_module.app
-        self.worker = worker
+        self.workers = workers  # kind -> (its worker, its queue); "" is every other kind
         self.raw = raw  # plain redis client on the bench's own keys
         self.ResultSet = ResultSet
-        self.queue_key = f"{app_module.PREFIX}broker:{app_module.QUEUE}"
         self.last_tracked_ids: list[str] = []
+
+    def _worker(self, kind: str) -> tuple[common.Worker, str]:
+        return self.workers.get(kind) or self.workers[""]
 
     def _task(self, kind: str) -> Any:
         body = self.args.body
-        return getattr(self.m, f"{body}_bare" if kind == "bare" else f"{body}_tracked")
+        bare = kind in ("bare", "events")
+        return getattr(self.m, f"{body}_bare" if bare else f"{body}_tracked")
 
     def _publish(self, kind: str, n: int) -> list[Any]:
         task = self._task(kind)
+        queue = self._worker(kind)[1]
         if kind == "tracked-nometrics":
             prefix = self.m.NO_METRICS_ID_PREFIX
-            return [task.apply_async(task_id=f"{prefix}{uuid.uuid4()}") for _ in range(n)]
-        return [task.apply_async() for _ in range(n)]
+            return [task.apply_async(task_id=f"{prefix}{uuid.uuid4()}", queue=queue)
+                    for _ in range(n)]
+        return [task.apply_async(queue=queue) for _ in range(n)]
 
     def _join(self, results: list[Any]) -> None:
         self.ResultSet(results).join_native(timeout=self.args.timeout, propagate=True)
 
-    def _control(self, command: str) -> None:
+    def _control(self, kind: str, command: str) -> None:
+        worker, queue = self._worker(kind)
         fn = getattr(self.app.control, command)
-        replies = fn(self.m.QUEUE, destination=[self.worker.hostname], reply=True, timeout=5)
+        replies = fn(queue, destination=[worker.hostname], reply=True, timeout=5)
         if not replies:
-            raise RuntimeError(f"{command}: no reply from {self.worker.hostname}")
+            raise RuntimeError(f"{command}: no reply from {worker.hostname}")
 
-    def cpu(self) -> dict[str, float]:
-        """CPU seconds so far: worker main process, pool children, this process, Redis."""
+    def cpu(self, kind: str) -> dict[str, float]:
+        """CPU seconds so far: the kind's worker main process and pool children, this
+        process, Redis."""
         import psutil
 
-        main = psutil.Process(self.worker.proc.pid)  # type: ignore[union-attr]
+        main = psutil.Process(self._worker(kind)[0].proc.pid)  # type: ignore[union-attr]
         children = main.children(recursive=True)
         t = main.cpu_times()
         info = self.raw.info("cpu")
@@ -145,9 +162,9 @@ class Bench:
 
     def run(self, kind: str, mode: str, n: int) -> dict[str, float]:
         """One round; returns its figures (rate, and CPU ms per task by process)."""
-        cpu0 = self.cpu()
+        cpu0 = self.cpu(kind)
         fig = self._run(kind, mode, n)
-        cpu1 = self.cpu()
+        cpu1 = self.cpu(kind)
         for name in cpu0:
             fig[f"cpu_ms_per_task_{name}"] = 1000.0 * (cpu1[name] - cpu0[name]) / n
         return fig
@@ -156,16 +173,16 @@ class Bench:
         from regiq_tasks.tracking.tracker import get_tracker
 
         if mode == "preloaded":
-            self._control("cancel_consumer")
+            self._control(kind, "cancel_consumer")
             t0 = time.perf_counter()
             results = self._publish(kind, n)
             publish_s = time.perf_counter() - t0
             get_tracker(self.app).flush(timeout=30)  # producer's "queued" writes, untimed
-            queued = self.raw.llen(self.queue_key)
+            queued = self.raw.llen(f"{self.m.PREFIX}broker:{self._worker(kind)[1]}")
             if queued < n:
                 raise RuntimeError(f"only {queued} of {n} messages in the queue")
             t0 = time.perf_counter()
-            self._control("add_consumer")
+            self._control(kind, "add_consumer")
             self._join(results)
             elapsed = time.perf_counter() - t0
         else:
@@ -232,16 +249,24 @@ def main() -> int:
     hostname = f"bench-{rid}@localhost"
     worker = common.Worker("throughput_app", queue, hostname, worker_env, pool=args.pool,
                            concurrency=args.concurrency, log_path=log_path)
+    workers = {"": (worker, queue)}
+    if "events" in args.kinds:  # the same bare task in a worker sending task events
+        events_queue = f"{queue}-events"
+        workers["events"] = (common.Worker(
+            "throughput_app", events_queue, f"bench-events-{rid}@localhost", worker_env,
+            pool=args.pool, concurrency=args.concurrency, log_path=tmp / "worker-events.log",
+            extra_args=["-E"]), events_queue)
     rounds: list[dict[str, Any]] = []
     result: dict[str, Any] = {}
     started = time.monotonic()
     try:
-        worker.start()
-        ready_s = worker.wait_ready(throughput_app.app)
+        for each, _queue in workers.values():
+            each.start()
+        ready_s = max(each.wait_ready(throughput_app.app) for each, _queue in workers.values())
         concurrency = args.concurrency if args.pool == "prefork" else 1
         print(f"worker {hostname} ({args.pool}, c={concurrency})"
               f" ready in {ready_s:.1f} s; queue {queue}, prefix {prefix}")
-        bench = Bench(args, throughput_app, worker, raw)
+        bench = Bench(args, throughput_app, workers, raw)
         for kind in args.kinds:  # warm up the pools and code paths
             bench.run(kind, "stream", args.warmup)
         for r in range(args.rounds):
@@ -270,7 +295,8 @@ def main() -> int:
         args.keep_log = True
         raise
     finally:
-        worker.stop()
+        for each, _queue in workers.values():
+            each.stop()
         deleted = common.delete_prefix(args.redis_url, prefix)
         raw.close()
     summary: dict[str, Any] = {}
@@ -295,7 +321,8 @@ def main() -> int:
                                   f"{name}_per_round_ratios": per_round[kind]})
             rows.append([mode, kind, f"{med['bare']:.1f}", f"{med[kind]:.1f}", f"{ratio:.3f}",
                          f"{common.median(per_round[kind]):.3f}",
-                         "met" if ratio >= TARGET_RATIO else "NOT met"])
+                         "(reference)" if kind == "events"
+                         else "met" if ratio >= TARGET_RATIO else "NOT met"])
         if "tracked-nometrics" in per_round:  # what the counters cost, round by round
             drops = [b - a for a, b in zip(per_round["tracked"], per_round["tracked-nometrics"])]
             summary[mode]["metrics_cost_per_round"] = drops

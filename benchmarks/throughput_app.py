@@ -39,7 +39,6 @@ from celery import Celery
 
 import regiq_tasks.store as _store
 from regiq_tasks import TrackedTask, install
-from regiq_tasks.store.scripts import LuaScript
 from regiq_tasks.tracking.runtime import current_runtime
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -87,6 +86,8 @@ if os.environ.get("BENCH_METRICS_SPLIT") == "1":
 
     def _init_split(self: LiveStore, client: Any, *args: Any, **kwargs: Any) -> None:
         _init(self, client, *args, **kwargs)
+        from regiq_tasks.store.scripts import LuaScript  # pipelined without SCRIPT EXISTS
+
         with_metrics = self._apply
         without = LuaScript(client, _apply_without_metrics())
 
@@ -147,6 +148,19 @@ def noop_bare() -> None:
 def noop_tracked(self: TrackedTask) -> None:
     """A tracked no-op."""
     return
+
+
+@app.task(name="bench.sleep100_bare")
+def sleep100_bare() -> None:
+    """A plain Celery task that sleeps 100 ms (``--body sleep100``: the cost per task,
+    not per second of work)."""
+    time.sleep(0.1)
+
+
+@app.task(base=TrackedTask, bind=True, name="bench.sleep100_tracked")
+def sleep100_tracked(self: TrackedTask) -> None:
+    """The same task tracked."""
+    time.sleep(0.1)
 
 
 _log10 = logging.getLogger("bench.log10")

@@ -87,6 +87,10 @@ def test_each_room_kind_receives_exactly_its_jobs(served_monitor: Serve, live_cl
         wait_for(lambda c=client, i=ids: all(c.last_status(j) == "succeeded" for j in i),
                  10, f"final states of {ids}")
         assert {r["id"] for _, r in client.updates()} == ids
+    # a whole record is the REST record, predictions included (none for a final job)
+    final = [r for _, r in everything.updates() if r.get("status") == "succeeded"]
+    assert final and all(r["eta_basis"] is None and r["slow"] is False
+                         and r["predicted_start_at"] is None for r in final)
 
 
 def test_unsubscribed_clients_stop_receiving(served_monitor: Serve, live_client: MakeClient,

@@ -8,7 +8,7 @@ gets an ``error`` event (and ``{"ok": false, "error": ...}`` as acknowledgement)
 
 The server emits ``job_update`` (one job record) or ``job_updates`` (a list of records,
 in the order of their changes) to the subscribed rooms, at most once per room per tick
-(``REGIQ_LIVE_TICK``, 0.1 s); before the record of a job that passed through several
+(``REGIQ_LIVE_TICK``, 0.025 s); before the record of a job that passed through several
 statuses within a tick come ``{"id", "status"}`` notes of the statuses it left. A job's
 progress reaches a client at most ``live_max_rate`` times a second; status changes,
 cancel requests and errors are never held back, and the final status comes last. Every

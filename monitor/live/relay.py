@@ -28,11 +28,13 @@ from regiq_tasks.monitor.live.coalesce import Coalescer, Sendable
 from regiq_tasks.monitor.live.config import ROOM_REFRESH, LiveConfig
 from regiq_tasks.monitor.live.metrics import HealthBroadcast, MetricsReader
 from regiq_tasks.monitor.live.rooms import RoomRegistry, rooms_of
+from regiq_tasks.predict.annotate import annotate_jobs
 from regiq_tasks.states import FINAL_STATUSES
 from regiq_tasks.store import LiveStore
 from regiq_tasks.store.keys import RELAY_LOCK, Keys
 from regiq_tasks.store.lease import Lease
 from regiq_tasks.store.record import as_text
+from regiq_tasks.tracking.tracker import get_tracker
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +61,7 @@ class Relay:
         self.registry = registry
         self.may_lead = may_lead
         self.lease = Lease(self.client, keys.lock(RELAY_LOCK), config.lease_ttl)
+        self.celery_app = celery_app
         self.metrics = MetricsReader(celery_app)
         self.health = HealthBroadcast(
             celery_app, lambda doc: server.emit("health", doc, namespace="/"))
@@ -214,6 +217,9 @@ class Relay:
         records = self.store.get_many([s.job_id for s in sendables])
         found = [(s, r) for s, r in zip(sendables, records)
                  if r is not None and self._first_final(s.job_id, r)]
+        full = [r for s, r in found if s.full]
+        if full:  # the same record as REST: with its predictions (aggregates cached)
+            annotate_jobs(get_tracker(self.celery_app), full)
         targets = {s.job_id: rooms_of(r) for s, r in found}
         live = self.registry.live(chain.from_iterable(targets.values()))
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
