@@ -11,6 +11,8 @@ subprocess (``celery -A throughput_app worker``, cwd ``benchmarks/``) agree:
 - ``BENCH_REDIS_URL``: broker, result backend and live store (default local Redis db 0).
 - ``BENCH_DATABASE_URL``: history database the worker's archiver writes to.
 - ``BENCH_PROGRESS_INTERVAL``: regiq ``progress_interval`` (default: regiq's, 0.25 s).
+- ``BENCH_STORE_URL``: the live store, when it is not ``BENCH_REDIS_URL`` (a
+  ``redis+sentinel://`` service in ``bench_sentinel.py``).
 
 Diagnostics only (to attribute overhead, not for the headline figures):
 
@@ -60,7 +62,9 @@ app.conf.update(
     worker_redirect_stdouts=False,
 )
 
-_regiq: dict[str, Any] = {"key_prefix": f"{PREFIX}regiq:", "redis_url": REDIS_URL}
+# BENCH_STORE_URL: the live store elsewhere than the broker (a Sentinel service)
+_regiq: dict[str, Any] = {"key_prefix": f"{PREFIX}regiq:",
+                          "redis_url": os.environ.get("BENCH_STORE_URL", REDIS_URL)}
 if os.environ.get("BENCH_DATABASE_URL"):
     _regiq["database_url"] = os.environ["BENCH_DATABASE_URL"]
 if os.environ.get("BENCH_PROGRESS_INTERVAL"):
@@ -148,6 +152,14 @@ def noop_bare() -> None:
 def noop_tracked(self: TrackedTask) -> None:
     """A tracked no-op."""
     return
+
+
+@app.task(base=TrackedTask, bind=True, name="bench.step20")
+def step20(self: TrackedTask) -> None:
+    """A tracked job of about 20 ms reporting progress 4 times (``bench_sentinel.py``)."""
+    for i in range(4):
+        self.progress(i + 1, 4)
+        time.sleep(0.005)
 
 
 @app.task(name="bench.sleep100_bare")

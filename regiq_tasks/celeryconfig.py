@@ -10,6 +10,8 @@ _settings = Settings.from_env()
 
 broker_url = _settings.effective_broker_url
 result_backend = _settings.effective_result_backend
+broker_transport_options = _settings.sentinel_transport_options(broker_url)
+result_backend_transport_options = _settings.sentinel_transport_options(result_backend)
 result_expires = 86_400
 task_serializer = "json"
 result_serializer = "json"

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from regiq_tasks.connect import SentinelURL, is_sentinel
 from regiq_tasks.errors import ConfigurationError
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"  # live store; broker and backend default to it
@@ -193,13 +194,26 @@ class Settings:
 
     @property
     def effective_broker_url(self) -> str:
-        """The broker URL: ``broker_url`` if set, else the live-store Redis."""
-        return self.broker_url or self.redis_url
+        """The broker URL: ``broker_url`` if set, else the live-store Redis (a Sentinel
+        URL in kombu's form)."""
+        return self.broker_url or self._store_as_kombu_url()
 
     @property
     def effective_result_backend(self) -> str:
         """The result backend URL: ``result_backend`` if set, else the live-store Redis."""
-        return self.result_backend or self.redis_url
+        return self.result_backend or self._store_as_kombu_url()
+
+    def _store_as_kombu_url(self) -> str:
+        if is_sentinel(self.redis_url):
+            return SentinelURL.parse(self.redis_url).kombu_url()
+        return self.redis_url
+
+    def sentinel_transport_options(self, url: str) -> dict[str, Any]:
+        """Celery transport options for ``url``: the Sentinel service name when ``url``
+        is the live store's Sentinel service in kombu's form, else none."""
+        if is_sentinel(self.redis_url) and url == self._store_as_kombu_url():
+            return {"master_name": SentinelURL.parse(self.redis_url).service}
+        return {}
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from regiq_tasks.cancel.enforce import CANCEL_WATCH_INTERVAL, CancelWatch
 from regiq_tasks.cancel.listen import CancelListener
 from regiq_tasks.config import Settings
+from regiq_tasks.connect import redis_client
 from regiq_tasks.errors import ConfigurationError
 from regiq_tasks.history.db import make_engine, open_existing, upgrade
 from regiq_tasks.hooks import Hooks, JobEnded, hooks_of
@@ -66,9 +67,8 @@ class Tracker:
         """The tracking Redis client of this process."""
         if self._redis is None:
             s = self.settings
-            self._redis = redis.Redis.from_url(
-                s.redis_url, socket_timeout=s.redis_timeout,
-                socket_connect_timeout=s.redis_timeout, health_check_interval=30)
+            self._redis = redis_client(s.redis_url, s.redis_timeout,
+                                       health_check_interval=30)
         return self._redis
 
     @property
