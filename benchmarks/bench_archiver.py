@@ -114,6 +114,21 @@ def history_count(engine: Any) -> int:
         return int(conn.execute(text("SELECT count(*) FROM job_history")).scalar_one())
 
 
+def server_cpu_s() -> float:
+    """CPU seconds so far of this machine's PostgreSQL processes (0 where none)."""
+    import psutil
+
+    total = 0.0
+    for proc in psutil.process_iter(["name"]):
+        if proc.info["name"] in ("postgres", "postmaster"):
+            try:
+                times = proc.cpu_times()
+                total += times.user + times.system
+            except psutil.Error:
+                continue
+    return total
+
+
 def run_backend(label: str, store: Any, client: Any, ids: list[str],
                 args: argparse.Namespace, fresh: Any) -> list[dict[str, Any]]:
     """``args.runs`` timed drains, each into the empty history ``fresh(i)`` returns."""
@@ -128,9 +143,11 @@ def run_backend(label: str, store: Any, client: Any, ids: list[str],
         engine = make_engine(run_url)
         try:
             archiver = Archiver(store, engine, LIVE_TTL, batch_size=args.batch_size)
-            began = time.perf_counter()
+            began, cpu0, server0 = time.perf_counter(), time.process_time(), server_cpu_s()
             written = archiver.drain()
             elapsed = time.perf_counter() - began
+            cpu_us = 1e6 * (time.process_time() - cpu0) / max(1, written)
+            server_us = 1e6 * (server_cpu_s() - server0) / max(1, written)
             rows = history_count(engine)
         finally:
             engine.dispose()
@@ -139,9 +156,11 @@ def run_backend(label: str, store: Any, client: Any, ids: list[str],
             raise RuntimeError(f"{label} run {i}: wrote {written}, {rows} rows in history, "
                                f"{left} stream entries left (expected {len(ids)}, 0)")
         runs.append({"run": i, "rows": rows, "elapsed_s": elapsed,
-                     "rows_per_s": rows / elapsed})
+                     "rows_per_s": rows / elapsed, "archiver_cpu_us_per_row": cpu_us,
+                     "postgres_cpu_us_per_row": server_us})
         print(f"  {label:<10} run {i}: {rows} rows in {elapsed:.2f} s = "
-              f"{rows / elapsed:,.0f} rows/s", flush=True)
+              f"{rows / elapsed:,.0f} rows/s (CPU per row: archiver {cpu_us:.0f} µs, "
+              f"PostgreSQL server {server_us:.0f} µs)", flush=True)
     return runs
 
 
