@@ -18,9 +18,12 @@ from regiq_tasks import (
     get_job,
 )
 from regiq_tasks.tracking.tracker import get_tracker
+from tests.fixtures.services import BROKERS
 from tests.fixtures.waiting import wait_for
 
-pytestmark = pytest.mark.prefork
+
+# Against both brokers users run (issue 15): Redis and RabbitMQ.
+pytestmark = [pytest.mark.prefork, pytest.mark.parametrize("broker", BROKERS, indirect=True)]
 Start = Callable[..., Any]
 
 

@@ -8,7 +8,11 @@ import pytest
 from celery import Celery, chain, chord, group
 
 from regiq_tasks import get_job, get_pipeline
+from tests.fixtures.services import BROKERS
 from tests.fixtures.waiting import wait_for
+
+# Against both brokers users run (issue 15): Redis and RabbitMQ.
+pytestmark = pytest.mark.parametrize("broker", BROKERS, indirect=True)
 
 
 def final(app: Celery, job_id: str, timeout: float = 10) -> dict[str, Any]:

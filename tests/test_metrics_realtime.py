@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from celery import Celery
-from kombu import Connection, Queue
+from kombu import Queue
 
 from regiq_tasks.metrics.broker import CONSUMERS_TTL
 from regiq_tasks.metrics.realtime import live_counts, queues, routed_queues, snapshot
@@ -17,8 +16,6 @@ from regiq_tasks.tracking.tracker import get_tracker
 from tests.fixtures.live import JobWriter
 from tests.fixtures.services import PreforkWorker, thread_worker
 from tests.fixtures.waiting import wait_for
-
-RABBITMQ_URL = os.environ.get("REGIQ_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
 
 
 def by_name(app: Celery) -> dict[str, dict[str, object]]:
@@ -87,31 +84,13 @@ def test_routed_queues_follow_the_configuration(app: Celery) -> None:
                                        "regiq.alerts", "reports", "x"]
 
 
-def rabbitmq_reachable() -> bool:
-    try:
-        with Connection(RABBITMQ_URL, connect_timeout=2) as conn:
-            conn.connect()
-        return True
-    except OSError:
-        return False
-
-
 @pytest.fixture
-def rabbit_app(make_app: Callable[..., Celery]) -> Iterator[Celery]:
-    """A test app with RabbitMQ as its broker; its queue (``<prefix>q``, unique to the
-    test) is deleted afterwards."""
-    if not rabbitmq_reachable():
-        message = f"RabbitMQ is not reachable at {RABBITMQ_URL}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    app = make_app(broker_url=RABBITMQ_URL)
-    yield app
-    with Connection(RABBITMQ_URL) as conn:
-        conn.default_channel.queue_delete(app.conf.task_default_queue)
+def rabbit_app(make_app: Callable[..., Celery], broker_url: str | None) -> Celery:
+    """A test app with RabbitMQ as its broker (its queues deleted afterwards)."""
+    return make_app()
 
 
-@pytest.mark.prefork
+@pytest.mark.parametrize("broker", ["rabbitmq"], indirect=True)
 def test_queues_reads_depth_and_consumers_from_rabbitmq(
         rabbit_app: Celery, prefork_worker: Callable[..., PreforkWorker]) -> None:
     app = rabbit_app
@@ -123,7 +102,7 @@ def test_queues_reads_depth_and_consumers_from_rabbitmq(
     assert get_tracker(app).flush()
     wait_for(lambda: by_name(app)[queue]["depth"] == 3, 10, "RabbitMQ to count 3 messages")
     assert by_name(app)[queue]["oldest_wait_s"] is not None
-    prefork_worker(app, broker_url=RABBITMQ_URL)
+    prefork_worker(app)  # on the app's broker, RabbitMQ
     wait_for(lambda: by_name(app)[queue]["consumers"] == 1, 20, "one consumer")
     wait_for(lambda: by_name(app)[queue]["depth"] == 0, 20, "the worker to drain it")
 

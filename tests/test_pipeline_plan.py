@@ -13,7 +13,11 @@ from regiq_tasks import cancel_pipeline, get_pipeline
 from regiq_tasks.housekeeping.archive import Archiver
 from regiq_tasks.store.keys import Keys
 from regiq_tasks.tracking.tracker import get_tracker
+from tests.fixtures.services import BROKERS
 from tests.fixtures.waiting import wait_for
+
+# Against both brokers users run (issue 15): Redis and RabbitMQ.
+pytestmark = pytest.mark.parametrize("broker", BROKERS, indirect=True)
 
 
 def shape(pipeline: dict[str, Any], node: dict[str, Any] | None = None) -> Any:
