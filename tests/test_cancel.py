@@ -21,7 +21,6 @@ from regiq_tasks.tracking.tracker import get_tracker
 from tests.fixtures.services import BROKERS
 from tests.fixtures.waiting import wait_for
 
-
 # Against both brokers users run (issue 15): Redis and RabbitMQ.
 pytestmark = [pytest.mark.prefork, pytest.mark.parametrize("broker", BROKERS, indirect=True)]
 Start = Callable[..., Any]
