@@ -22,7 +22,8 @@ from regiq_tasks.tracking.transitions import PROGRESS_FLUSH_FIELDS
 
 URGENT_FIELDS = frozenset({"cancel", "error"})  # changes that are never held back
 WINDOW = 1.0  # s: the rate window (counted in ticks)
-MAX_KNOWN = 100_000  # jobs whose last status is remembered (oldest forgotten first)
+MAX_KNOWN = 20_000  # jobs whose last status is remembered (oldest forgotten first; a
+#                     forgotten one only costs an extra send of its next change)
 
 
 @dataclass

@@ -45,7 +45,9 @@ JOIN_REPLAY_S = 30.0  # s: a relay leading this soon after its start relays from
 TRIM_INTERVAL = 30.0  # s between two trims of stale rooms (by the relay holder)
 # What a progress-only update carries (the rest of the record did not change).
 COMPACT_FIELDS = ("id", "status", "progress", "eta_seconds", "rate_per_s")
-FINALS_KEPT = 50_000  # jobs whose final record was emitted, remembered to emit it once
+FINALS_KEPT = 20_000  # jobs whose final record was emitted, remembered to emit it once
+# (the final event follows its record within a tick or two: 20,000 covers seconds at
+# thousands of jobs a second, and keeps a monitor's memory flat, bench_monitor_memory.py)
 
 
 class Relay:
