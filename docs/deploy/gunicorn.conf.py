@@ -14,10 +14,12 @@ tests/test_balancer.py and benchmarks/bench_balancer.py start their monitors wit
 # client on one worker: never more than one worker per process (more processes instead).
 workers = 1
 # Threading mode: every open WebSocket holds a thread, REST requests take the others.
+# Count the clients one process holds when another process died and its clients came
+# over, plus some for REST (threads are started as they are needed).
 worker_class = "gthread"
-threads = 100
-# Gunicorn 27's control socket has one default path per user; several monitors on one
-# host would fight over it, and regiq does not use it.
+threads = 200
+# Gunicorn 27 opens a control socket at one default path per user: of several monitors on
+# one host only the last one started would answer there. regiq does not need it.
 control_socket_disable = True
 # WebSocket connections stay open; this is only the worker's heartbeat to the master.
 timeout = 30
