@@ -11,8 +11,6 @@ another monitor takes the lease over.
 
 from __future__ import annotations
 
-import re
-import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -25,11 +23,9 @@ from celery import Celery
 
 from regiq_tasks.store.keys import RELAY_LOCK
 from regiq_tasks.tracking.tracker import get_tracker
-from tests.fixtures.balancer import DEPLOY, SERVERS, BalancedClient, GunicornMonitor, HAProxy
+from tests.fixtures.balancer import SERVERS, BalancedClient, GunicornMonitor, HAProxy, Nginx
 from tests.fixtures.live import JobWriter, close_all
 from tests.fixtures.monitor import TOKEN_CONFIG, TOKENS
-from tests.fixtures.ports import free_port
-from tests.fixtures.prometheus import require_binary
 from tests.fixtures.waiting import wait_for
 
 CLIENTS = 45
@@ -43,11 +39,16 @@ class Cluster:
 
 
 @pytest.fixture
-def cluster(prefix: str, redis_url: str, sqlite_url: str, tmp_path: Path,
-            app: Celery) -> Iterator[Cluster]:
+def monitor_env(prefix: str, redis_url: str, sqlite_url: str) -> dict[str, str]:
+    """The environment of this test's monitors (its key prefix, a migrated history)."""
+    return {"REGIQ_REDIS_URL": redis_url, "REGIQ_KEY_PREFIX": prefix,
+            "REGIQ_DATABASE_URL": sqlite_url, "REGIQ_API_TOKENS": TOKEN_CONFIG}
+
+
+@pytest.fixture
+def cluster(monitor_env: dict[str, str], tmp_path: Path, app: Celery) -> Iterator[Cluster]:
     """m1 (relaying from the start: the one to kill), then m2 and m3, then HAProxy."""
-    env = {"REGIQ_REDIS_URL": redis_url, "REGIQ_KEY_PREFIX": prefix,
-           "REGIQ_DATABASE_URL": sqlite_url, "REGIQ_API_TOKENS": TOKEN_CONFIG}
+    env = monitor_env
     monitors: list[GunicornMonitor] = []
     balancer: HAProxy | None = None
     try:
@@ -142,15 +143,25 @@ def test_clients_spread_over_three_monitors_survive_one_being_killed(
           f"clients back in {back[0]:.2f}-{back[-1]:.2f} s, 0 final statuses missed")
 
 
-def test_the_shipped_nginx_example_parses(tmp_path: Path) -> None:
-    """docs/deploy/nginx.conf, its ports swapped for free ones, passes ``nginx -t``."""
-    text = (DEPLOY / "nginx.conf").read_text()
-    text = re.sub(r"127\.0\.0\.1:50\d\d", lambda _: f"127.0.0.1:{free_port()}", text)
-    text = re.sub(r"listen 80;", f"listen 127.0.0.1:{free_port()};", text)
-    config = tmp_path / "nginx.conf"
-    config.write_text(text)
-    done = subprocess.run([require_binary("nginx", "nginx"), "-t", "-c", str(config),
-                           "-p", str(tmp_path), "-e", str(tmp_path / "error.log")],
-                          capture_output=True, text=True, timeout=30)
+def test_the_shipped_nginx_example_parses_and_carries_websocket_upgrades(
+        monitor_env: dict[str, str], tmp_path: Path, app: Celery) -> None:
+    """docs/deploy/nginx.conf, its three upstreams pointed at one monitor and its port a
+    free one: ``nginx -t`` passes, and a client through it upgrades to WebSocket."""
+    monitor = GunicornMonitor(monitor_env, tmp_path / "m.log")
+    nginx = Nginx([monitor.address] * 3, tmp_path)
+    done = nginx.check()
     assert done.returncode == 0, done.stderr
-    assert "proxy_http_version 1.1" in text and "ip_hash" in text
+    client = BalancedClient(nginx.url, TOKENS["viewer"], {"type": "lb", "limit": 500})
+    try:
+        monitor.wait_ready()
+        nginx.start()
+        client.open()
+        wait_for(lambda: client.sio.transport() == "websocket", 10,
+                 "the upgrade to WebSocket through nginx")
+        wait_for(lambda: client.rereads, 10, "the subscription (and the re-read after it)")
+        finals = _batch(JobWriter(get_tracker(app).store), "nginx", 3)
+        wait_for(lambda: _holds(client, finals, live=True), 10, "the final statuses, live")
+    finally:
+        client.close()
+        nginx.stop()
+        monitor.stop()
