@@ -77,7 +77,7 @@ def clients(cluster: Cluster) -> Iterator[list[BalancedClient]]:
             list(pool.map(BalancedClient.open, made))
         yield made
     finally:
-        close_all(made)  # type: ignore[arg-type]
+        close_all(made)
 
 
 def _batch(jobs: JobWriter, name: str, count: int = 30) -> dict[str, str]:
