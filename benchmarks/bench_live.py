@@ -132,6 +132,15 @@ def receive(url: str, clients: int, ready: Any, measure: Any, stop: Any, out: An
         out.put((recorder.ages, recorder.counts))
 
 
+def stop_receivers(stop: Any, procs: list[Any]) -> None:
+    """Tell the receiving processes to stop and wait for them (killing what lingers)."""
+    stop.set()
+    for proc in procs:
+        proc.join(60)
+        if proc.is_alive():
+            proc.kill()
+
+
 def _cpu_s(pid: int) -> float:
     """CPU seconds of the monitor process so far."""
     import psutil
@@ -175,11 +184,7 @@ def scenario(url: str, store: LiveStore, ids: list[str], clients: int,
             for job_id, n in part_counts.items():
                 counts[job_id] = counts.get(job_id, 0) + n
     finally:
-        stop.set()
-        for proc in procs:
-            proc.join(60)
-            if proc.is_alive():
-                proc.kill()
+        stop_receivers(stop, procs)
     ms = sorted(a * 1000 for a in ages)
     per_job_s = [n / clients / elapsed for n in counts.values()] or [0.0]
     return {"clients": clients, "written": written, "written_per_s": written / elapsed,
@@ -190,9 +195,8 @@ def scenario(url: str, store: LiveStore, ids: list[str], clients: int,
             "monitor_cpu_percent": 100.0 * monitor_cpu}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", type=int, nargs="+", default=[1, 100])
+def add_load_args(parser: argparse.ArgumentParser) -> None:
+    """The options of the progress load and the clients (also bench_balancer's)."""
     parser.add_argument("--jobs", type=int, default=100)
     parser.add_argument("--rate", type=float, default=1000.0)
     parser.add_argument("--seconds", type=float, default=20.0)
@@ -202,6 +206,12 @@ def main() -> None:
     parser.add_argument("--redis-url", default=common.DEFAULT_REDIS_URL)
     parser.add_argument("--json", dest="json_path")
     parser.add_argument("--no-json", action="store_true")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 100])
+    add_load_args(parser)
     args = parser.parse_args()
     info = common.header("bench_live")
     rid = common.run_id()
