@@ -4,8 +4,9 @@ Usage:
     python benchmarks/bench_monitor_memory.py [--jobs 1000000] [--clients 5]
 
 A ``regiq monitor`` subprocess (as ``bench_live.py`` starts it) with its relay and
-``--clients`` Socket.IO clients, each subscribed to one job type's room (of 20); this process writes jobs
-through ``LiveStore.apply_many`` (each job published and then succeeded: two changes),
+``--clients`` Socket.IO clients, each subscribed to one job type's room (of 20); this
+process writes jobs through ``LiveStore.apply_many`` (each job published and then
+succeeded: two changes),
 2,000 changes per round trip, and runs the workers' housekeeping (archiver into SQLite,
 expiry with ``REGIQ_LIVE_TTL`` 5 s) so that the live store stays bounded as in a real
 deployment. Every 10,000 jobs it reads the live list, a history page and the realtime
