@@ -1,10 +1,12 @@
 """The queued and running jobs a start ETA needs: one bounded read, and each queue's slots.
 
-:func:`read_live` is one Lua call (one round trip): the oldest :data:`SCAN_CAP` queued
-jobs (``P ix:status:queued`` in creation order) with their type and queue, the running
-jobs (at most :data:`SCAN_CAP`) with their type, queue, start, progress ETA and
-``expected_duration``, and the position among all queued jobs of each job asked about
-(``ZRANK``, so a job further back than the cap still knows how many are ahead of it).
+:func:`read_live` reads the oldest :data:`SCAN_CAP` queued jobs (``P ix:status:queued``
+in creation order) with their type and queue and the running jobs (at most
+:data:`SCAN_CAP`) with their type, queue, start, progress ETA and ``expected_duration``
+in one Lua call, kept :data:`SCAN_TTL` seconds per process (a listing must stay cheap:
+the scan costs ~8 ms at the cap); and, on every call, the position among all queued jobs
+of each job asked about (``ZRANK``, one small Lua call, so a job further back than the
+cap still knows how many are ahead of it).
 
 A queue's slots (:func:`queue_slots`) are its consumers as the broker counts them
 (RabbitMQ's consumer count; on Redis, the workers whose ``active_queues`` name it) times
@@ -26,16 +28,16 @@ from regiq_tasks.tracking.tracker import Tracker
 
 SCAN_CAP = 1000  # queued (oldest first) and running jobs one read looks at
 SLOTS_TTL = 5.0  # s a process reuses the queues' slot counts
+SCAN_TTL = 1.0  # s a process reuses the scan of queued and running jobs
 _RUNNING_WIDTH = 6  # id, then the fields of Running that _SCAN reads (in its order)
 _SCRIPT_ATTR = "_regiq_predict_scan"
 
-# KEYS: 1 queued index, 2 running index. ARGV: 1 prefix, 2 cap, 3.. ids of queued jobs
-# asked about. Returns {queued: member, type, queue, ...}, {running: id, fields...},
-# {rank of each asked id, -1 when not queued}.
+# KEYS: 1 queued index, 2 running index. ARGV: 1 prefix, 2 cap.
+# Returns {queued: member, type, queue, ...}, {running: id, fields...}.
 _SCAN = """
 local K = keyspace(ARGV[1])
 local cap = tonumber(ARGV[2])
-local queued, running, ranks = {}, {}, {}
+local queued, running = {}, {}
 for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, cap - 1)) do
   local f = redis.call('HMGET', K.job(member_id(m)), 'type', 'queue')
   queued[#queued + 1] = m
@@ -48,12 +50,19 @@ for _, m in ipairs(redis.call('ZRANGE', KEYS[2], 0, cap - 1)) do
   running[#running + 1] = member_id(m)
   for i = 1, 5 do running[#running + 1] = f[i] or '' end
 end
-for i = 3, #ARGV do
+return {queued, running}
+"""
+# KEYS: 1 queued index. ARGV: 1 prefix, 2.. ids asked about.
+# Returns the rank of each asked id among the queued jobs, -1 when not queued.
+_RANKS = """
+local K = keyspace(ARGV[1])
+local ranks = {}
+for i = 2, #ARGV do
   local created = redis.call('HGET', K.job(ARGV[i]), 'created_at')
   local rank = created and redis.call('ZRANK', KEYS[1], index_member(created, ARGV[i]))
   ranks[#ranks + 1] = rank or -1
 end
-return {queued, running, ranks}
+return ranks
 """
 
 
@@ -92,22 +101,20 @@ def _float(raw: Any) -> float | None:
     return float(text) if text else None
 
 
-def _script(tracker: Tracker) -> Any:
+def _script(tracker: Tracker, name: str, text: str) -> Any:
     client = tracker.redis
-    script = getattr(client, _SCRIPT_ATTR, None)
-    if script is None:
-        script = client.register_script(lua_prelude() + _SCAN)
-        setattr(client, _SCRIPT_ATTR, script)
-    return script
+    scripts: dict[str, Any] = client.__dict__.setdefault(_SCRIPT_ATTR, {})
+    if name not in scripts:
+        scripts[name] = client.register_script(lua_prelude() + text)
+    return scripts[name]
 
 
-def read_live(tracker: Tracker, asked: Sequence[str] = ()) -> LiveJobs:
-    """One read of the queued and running jobs (see the module doc)."""
+def _scan(tracker: Tracker) -> tuple[list[Queued], list[Running]]:
     keys = tracker.keys
-    raw_queued, raw_running, raw_ranks = _script(tracker)(
+    raw_queued, raw_running = _script(tracker, "scan", _SCAN)(
         keys=[keys.index("status", JobStatus.QUEUED.value),
               keys.index("status", JobStatus.RUNNING.value)],
-        args=[keys.prefix, SCAN_CAP, *asked])
+        args=[keys.prefix, SCAN_CAP])
     texts = [as_text(v) for v in raw_queued]
     queued = [Queued(m.split(":", 1)[1], t, q)
               for m, t, q in zip(texts[::3], texts[1::3], texts[2::3])]
@@ -116,7 +123,20 @@ def read_live(tracker: Tracker, asked: Sequence[str] = ()) -> LiveJobs:
         job_id, job_type, queue, *numbers = raw_running[i:i + _RUNNING_WIDTH]
         running.append(Running(as_text(job_id), as_text(job_type), as_text(queue),
                                *map(_float, numbers)))
-    ranks = {job_id: int(r) for job_id, r in zip(asked, raw_ranks) if int(r) >= 0}
+    return queued, running
+
+
+def read_live(tracker: Tracker, asked: Sequence[str] = (), fresh: bool = False) -> LiveJobs:
+    """The queued and running jobs (see the module doc; read now if ``fresh``), and the
+    ranks of ``asked``."""
+    queued, running = per_tracker(
+        tracker, "scan", lambda: Cached(lambda: _scan(tracker), SCAN_TTL)).get(fresh=fresh)
+    ranks: dict[str, int] = {}
+    if asked:
+        keys = tracker.keys
+        raw = _script(tracker, "ranks", _RANKS)(
+            keys=[keys.index("status", JobStatus.QUEUED.value)], args=[keys.prefix, *asked])
+        ranks = {job_id: int(r) for job_id, r in zip(asked, raw) if int(r) >= 0}
     return LiveJobs(queued, running, ranks)
 
 

@@ -27,7 +27,7 @@ def slow_running(tracker: Tracker, now: float | None = None) -> list[SlowJob]:
     s, now = tracker.settings, time.time() if now is None else now
     stats = type_stats(tracker)
     found = []
-    for job in read_live(tracker).running:
+    for job in read_live(tracker, fresh=True).running:  # the alert watch: as it is now
         kind = stats.get(job.type)
         threshold = slow_threshold(kind, job.expected_duration, s.slow_min_runs,
                                    s.slow_margin)

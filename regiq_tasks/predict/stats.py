@@ -32,10 +32,10 @@ class Cached(Generic[T]):
         self._value: T | None = None
         self._until = 0.0
 
-    def get(self, now: float | None = None) -> T:
-        """The kept value, or a fresh one once it is ``ttl`` old."""
+    def get(self, now: float | None = None, fresh: bool = False) -> T:
+        """The kept value, or a fresh one once it is ``ttl`` old (or when ``fresh``)."""
         now = time.monotonic() if now is None else now
-        if self._value is None or now >= self._until:
+        if fresh or self._value is None or now >= self._until:
             self._value, self._until = self.make(), now + self.ttl
         return self._value
 
