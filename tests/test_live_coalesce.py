@@ -78,3 +78,16 @@ def test_what_a_progress_flush_writes_is_what_the_relay_sends_compact() -> None:
     coalescer.take(1)
     coalescer.add("2-0", "j", "running", frozenset(progress_fields(runtime)))
     assert [s.full for s in coalescer.take(2)] == [False]
+
+
+def test_progress_sends_are_spread_over_the_window_not_bunched() -> None:
+    coalescer = Coalescer(max_rate=5, tick=0.025)  # 40 ticks a second: a send per 8 ticks
+    coalescer.add("0-1", "j", "running", frozenset({"status"}))
+    sent_at = []
+    for tick in range(1, 121):  # 3 s of ticks, progress before every one
+        coalescer.add(f"{tick}-1", "j", "running", PROGRESS)
+        if coalescer.take(tick):
+            sent_at.append(tick)
+    gaps = [later - earlier for earlier, later in zip(sent_at, sent_at[1:])]
+    assert min(gaps) == 8  # never two progress sends within 200 ms
+    assert len(sent_at) == 15  # 5 a second over 3 s

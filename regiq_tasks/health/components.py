@@ -29,6 +29,7 @@ What each one says:
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -68,16 +69,28 @@ def worst(statuses: list[str]) -> str:
     return max(statuses, key=_RANK.__getitem__, default=OK)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Probe:
     """What the checks read from."""
 
     app: Any
     tracker: Tracker
+    _workers: list[dict[str, Any]] | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def settings(self) -> Settings:
         return self.tracker.settings
+
+    def workers(self) -> list[dict[str, Any]]:
+        """The workers' latest samples, read once per report: the checks that look at
+        them (workers, disk) agree on who is alive."""
+        with self._lock:
+            if self._workers is None:
+                from regiq_tasks.resources.workers import all_workers
+
+                self._workers = all_workers(self.app)
+            return self._workers
 
 
 def _ms_since(t0: float) -> float:
@@ -180,9 +193,7 @@ def check_alert_queue(probe: Probe) -> Component:
 
 
 def check_workers(probe: Probe) -> Component:
-    from regiq_tasks.resources.workers import all_workers
-
-    workers = all_workers(probe.app)
+    workers = probe.workers()
     alive = [w for w in workers if w["alive"]]
     stale = sorted(w["name"] for w in workers if not w["alive"])
     found = Component(figures={"alive": len(alive), "stale": stale})
@@ -201,10 +212,8 @@ def check_workers(probe: Probe) -> Component:
 
 
 def check_disk(probe: Probe) -> Component:
-    from regiq_tasks.resources.workers import all_workers
-
     disks = [(d.get("used_percent"), w["name"], d.get("path"))
-             for w in all_workers(probe.app) if w["alive"]
+             for w in probe.workers() if w["alive"]
              for d in (w["host"] or {}).get("disk") or [] if d.get("used_percent") is not None]
     if not disks:
         return Component(figures={"worst": None})
