@@ -117,7 +117,7 @@ def test_the_listener_comes_back_with_redis(make_app: Callable[..., Celery],
     wait_for(tracker.cancels.subscribed.is_set, 10, "the listener subscribed")
     volatile_redis.stop()
     wait_for(lambda: not tracker.cancels.subscribed.is_set(), 10, "the listener saw it go")
-    RedisServer(volatile_redis.folder, volatile_redis.port, persistent=False).start()
+    volatile_redis.start()  # the same port, empty (the fixture stops it)
     try:
         wait_for(tracker.cancels.subscribed.is_set, 15, "the listener subscribed again")
         rt = _running(app, "push-after-restart", task)
