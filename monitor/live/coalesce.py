@@ -4,7 +4,7 @@ Pure bookkeeping, no I/O. Events from the stream are :meth:`Coalescer.add`-ed as
 are read; at each tick :meth:`Coalescer.take` returns the jobs to send now, in the order
 of their latest change. A job whose events only moved its progress is sent at most
 ``max_rate`` times in any window of one second's worth of ticks, and at least
-``window / max_rate`` ticks after its previous send (later changes wait, and the fresh
+``window / max_rate - 1`` ticks after its previous send (later changes wait, and the fresh
 record read when the window allows carries them all); a status change, a
 cancel request or an error is sent at the next tick whatever the rate. Ticks are never
 early, so a window of ticks spans at least a second. Counting in ticks, not in clock
@@ -53,9 +53,11 @@ class Coalescer:
     def __init__(self, max_rate: float, tick: float) -> None:
         self.max_rate = max_rate
         self.window = max(1, round(WINDOW / tick))  # ticks per rate window
-        # ... and ticks between two progress sends of a job: spread evenly over the
-        # window rather than in a burst of max_rate consecutive ticks
-        self.spacing = max(1, int(self.window / max_rate)) if max_rate > 0 else self.window
+        # ... and ticks between two progress sends of a job: spread over the window
+        # rather than a burst of max_rate consecutive ticks; one tick less than an even
+        # spread, so a job reporting at exactly max_rate is not held back by jitter
+        self.spacing = max(1, int(self.window / max_rate) - 1) if max_rate > 0 \
+            else self.window
         self._pending: dict[str, Pending] = {}
         self._sent: dict[str, deque[int]] = {}
         self._status: dict[str, str] = {}
