@@ -25,6 +25,10 @@ Diagnostics only (to attribute overhead, not for the headline figures):
   of jobs whose id starts with :data:`NO_METRICS_ID_PREFIX` without the metric writes,
   so that one run compares tracked jobs with and without them back to back
   (``bench_throughput.py --kinds bare,tracked,tracked-nometrics``).
+- ``BENCH_ASYNC_START=1``: the start write is queued like the other changes instead of
+  applied synchronously. **Unsafe** (a job cancelled while queued could run): it only
+  measures what the synchronous start costs (docs/benchmarks.md, issue 14).
+- ``BENCH_PROFILE_DIR=<dir>``: cProfile each pool child, dumped there at its shutdown.
 - ``BENCH_SWITCH_INTERVAL``: ``sys.setswitchinterval`` for the worker processes.
 - ``BENCH_ARCHIVER_STATS=<path>``: count the archiver's batches (rows, thread CPU and
   wall time per ``Archiver.run_once``) and write them as JSON to ``<path>`` at shutdown.

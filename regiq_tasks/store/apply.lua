@@ -79,7 +79,6 @@ if #writes > 0 then redis.call('HSET', job, unpack(writes)) end
 if pipeline_cancel then redis.call('HDEL', job, 'started_at') end
 if new == 'cancelled' and ARGV[3] == 'lost' then
   redis.call('HDEL', job, 'error')
-  after.error = false
 end
 record_metrics(metric_keys(ARGV[1]), cur, after, status, new, now)
 local oldix, newix = cur._ix, after._ix

@@ -181,8 +181,8 @@ def on_finished(task: Any, job_id: str, state: str | None) -> None:
     change = transitions.finished(rt, JobStatus(status), time.time(), error,
                                   int(task.request.retries or 0))
     # a cancelled job's end is written at once (someone waits for it), others in a batch
-    tracker.writer.submit(ending(change, task) if change.status in FINAL_STATUSES else change,
-                          urgent=change.status == JobStatus.CANCELLED)
+    tracker.submit(ending(change, task) if change.status in FINAL_STATUSES else change,
+                   urgent=change.status == JobStatus.CANCELLED)
 
 
 def on_retry(task: Any, job_id: str, reason: Any, traceback_text: str | None) -> None:

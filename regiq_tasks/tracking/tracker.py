@@ -170,9 +170,9 @@ class Tracker:
         self.writer.periodic.append(Periodic(interval, fn))
         self.writer.start()
 
-    def submit(self, change: Change) -> None:
-        """Queue a change for the background writer."""
-        self.writer.submit(change)
+    def submit(self, change: Change, urgent: bool = False) -> None:
+        """Queue a change for the background writer (written at once if ``urgent``)."""
+        self.writer.submit(change, urgent)
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Write every queued change of this process now."""
