@@ -191,12 +191,24 @@ def median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
+def loop_ns(iterations: int = 2_000_000, repeat: int = 3) -> float:
+    """Nanoseconds per iteration of a plain Python loop (best of ``repeat``): how fast
+    this machine runs Python now, to set figures of different days side by side."""
+    best = float("inf")
+    for _ in range(repeat):
+        began, total = time.perf_counter(), 0
+        for i in range(iterations):
+            total += i
+        best = min(best, time.perf_counter() - began)
+    return 1e9 * best / iterations
+
+
 def machine() -> dict[str, Any]:
     """What the figures were measured on."""
     info: dict[str, Any] = {
         "cpus": os.cpu_count(), "platform": platform.platform(),
         "python": platform.python_version(), "load_avg_1m": os.getloadavg()[0],
-        "code": code_revision()}
+        "code": code_revision(), "python_loop_ns": round(loop_ns(), 1)}
     try:
         with open("/proc/cpuinfo") as fh:
             for line in fh:
@@ -269,5 +281,6 @@ def header(name: str) -> dict[str, Any]:
     info = machine()
     print(f"{name}: {now_iso()}, code {info['code']}, {info['cpus']} CPUs "
           f"({info.get('cpu_model', '?')}), load avg 1 min {info['load_avg_1m']:.2f}, "
-          f"Python {info['python']}, Celery {info.get('celery', '?')}")
+          f"Python {info['python']} ({info['python_loop_ns']} ns per loop iteration), "
+          f"Celery {info.get('celery', '?')}")
     return info

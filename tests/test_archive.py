@@ -86,6 +86,39 @@ def test_a_database_outage_keeps_entries_until_a_later_commit(app: Celery,
     assert row_counts(engine) == {job_id: 1 for job_id in ids}
 
 
+def test_batches_read_ahead_while_one_commits_are_archived_once_each(
+        app: Celery, engine: Engine) -> None:
+    ids = finish_jobs(app, 35)
+    store = get_tracker(app).store
+    archiver = Archiver(store, engine, live_ttl=60, batch_size=10)
+    try:
+        # a claim of the batch in flight would write some rows twice: 35 counts each once
+        assert archiver.drain() == 35
+    finally:
+        archiver.close()
+    assert row_counts(engine) == {job_id: 1 for job_id in ids}
+    assert store.client.xpending(store.keys.archive, "archiver")["pending"] == 0
+    assert store.client.xlen(store.keys.archive) == 0
+
+
+def test_a_database_outage_with_a_batch_read_ahead_loses_nothing(
+        app: Celery, engine: Engine) -> None:
+    ids = finish_jobs(app, 25)
+    store = get_tracker(app).store
+    broken = Archiver(store, make_engine("sqlite:////nonexistent-folder/for/sure/history.db"),
+                      live_ttl=60, batch_size=10, consumer="broken")
+    try:
+        with pytest.raises(SQLAlchemyError):
+            broken.run_once()  # its first batch fails, the second was being read ahead
+    finally:
+        broken.close()
+    assert store.client.xpending(store.keys.archive, "archiver")["pending"] == 20
+    assert Archiver(store, engine, live_ttl=60, batch_size=10,
+                    consumer="restarted").drain() == 25
+    assert row_counts(engine) == {job_id: 1 for job_id in ids}
+    assert store.client.xpending(store.keys.archive, "archiver")["pending"] == 0
+
+
 def test_archived_jobs_leave_the_live_store_after_live_ttl(app: Celery, engine: Engine) -> None:
     ids = finish_jobs(app, 3)
     store = get_tracker(app).store

@@ -33,7 +33,7 @@ from regiq_tasks.history import (
     upsert_jobs,
 )
 from regiq_tasks.history.db import head_revision
-from regiq_tasks.history.repository import listing_statement
+from regiq_tasks.history.repository import listing_statement, upsert_rows
 from regiq_tasks.store.filters import JobQuery
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -257,6 +257,45 @@ def test_values_longer_than_their_column_are_cut_in_the_column_but_kept_in_the_r
         row = connection.execute(select(JOB_HISTORY)).one()
     assert (len(row.name), len(row.args_preview)) == (255, 512)
     assert get_job(history_engine, "long") == record
+
+
+def test_values_no_column_can_hold_are_left_out_of_it_but_kept_in_the_record(
+        history_engine: Engine) -> None:
+    """NUL in text, numbers that are not numbers or overflow their column: the row is
+    written (one odd value never fails an archiver batch) and the record keeps them."""
+    record = job("odd", worker="celery@\x00a",
+                 error={"type": "E\x00", "message": "bad \x00 byte", "traceback": ""},
+                 retries=2**40, queue_wait_s="soon", duration_s=float("inf"),
+                 resources={"cpu_time_s": True, "cpu_percent": "84", "peak_rss_bytes": 7.0})
+
+    assert upsert_jobs(history_engine, [record]) == 1
+
+    with history_engine.connect() as connection:
+        row = connection.execute(select(JOB_HISTORY)).one()
+    assert (row.worker, row.error_type, row.error_message) == \
+        ("celery@\ufffda", "E\ufffd", "bad \ufffd byte")
+    assert (row.retries, row.queue_wait_s, row.duration_s, row.cpu_time_s, row.cpu_percent,
+            row.peak_rss_bytes) == (None, None, None, None, None, 7)
+    kept = get_job(history_engine, "odd")
+    assert kept is not None and kept["error"]["message"] == "bad \x00 byte"
+    assert (kept["retries"], kept["queue_wait_s"]) == (2**40, "soon")
+    # PostgreSQL's json cannot spell infinity: null there, kept as it is in SQLite's text
+    assert kept["duration_s"] == (None if history_engine.dialect.name == "postgresql"
+                                  else float("inf"))
+
+
+def test_two_upserts_in_one_transaction_keep_the_later_values(history_engine: Engine) -> None:
+    """PostgreSQL stages each call's rows in a temporary table: a second call in the same
+    transaction starts from an empty one (or its ON CONFLICT would meet an id twice)."""
+    with history_engine.begin() as connection:
+        assert upsert_rows(connection, [job("a", status="running"), job("b")]) == 2
+        assert upsert_rows(connection, [job("a", status="failed"), job("c")]) == 2
+
+    with history_engine.connect() as connection:
+        rows = connection.execute(select(JOB_HISTORY.c.id, JOB_HISTORY.c.status)
+                                  .order_by(JOB_HISTORY.c.id)).all()
+    assert [tuple(r) for r in rows] == [("a", "failed"), ("b", "succeeded"),
+                                        ("c", "succeeded")]
 
 
 # row_from_record -------------------------------------------------------------------------

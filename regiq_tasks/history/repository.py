@@ -8,6 +8,8 @@ after it, so pages neither repeat nor skip items while newer jobs are archived.
 from __future__ import annotations
 
 import functools
+import json
+import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -40,12 +42,13 @@ from regiq_tasks.store.filters import JobQuery, encode_cursor, to_datetime
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ONE_MICROSECOND = timedelta(microseconds=1)
 UPSERT_BATCH = 1000  # rows per executemany call inside the one upsert transaction
-# Column lengths that row_from_record enforces (the full values stay in `record`).
+# The record's strings copied to columns of their own, and the lengths row_from_record
+# cuts them to (the full values stay in `record`).
 COLUMN_LENGTHS = {
     "id": ID_LENGTH, "name": NAME_LENGTH, "type": NAME_LENGTH, "status": STATUS_LENGTH,
     "worker": NAME_LENGTH, "queue": NAME_LENGTH, "pipeline_id": ID_LENGTH,
     "root_id": ID_LENGTH, "parent_id": ID_LENGTH, "group_id": ID_LENGTH,
-    "error_type": NAME_LENGTH, "args_preview": ARGS_PREVIEW_LENGTH,
+    "args_preview": ARGS_PREVIEW_LENGTH,
 }
 # Filters of JobQuery that compare one column for equality.
 EQUALITY_FILTERS = ("status", "type", "worker", "pipeline_id", "name")
@@ -66,12 +69,28 @@ def from_epoch(seconds: float) -> datetime:
     return EPOCH + timedelta(seconds=seconds)
 
 
-def _clip(value: Any, name: str) -> Any:
-    """Cut a string to its column's length, so one odd value cannot fail a batch."""
-    limit = COLUMN_LENGTHS.get(name)
-    if limit is not None and isinstance(value, str) and len(value) > limit:
-        return value[:limit]
+def _string(value: Any, limit: int | None) -> Any:
+    """A string column's value: cut to the column's length and with NUL (which no
+    PostgreSQL text takes) as U+FFFD, so one odd value cannot fail a batch."""
+    if type(value) is str:
+        if limit is not None and len(value) > limit:
+            value = value[:limit]
+        if "\x00" in value:
+            value = value.replace("\x00", "\ufffd")
     return value
+
+
+def _float(value: Any) -> float | int | None:
+    """A finite number for a float column, else None (the record keeps the value)."""
+    return value if type(value) in (float, int) and math.isfinite(value) else None
+
+
+def _int(value: Any, bits: int) -> int | None:
+    """A number as an integer column of ``bits`` bits takes it, else None."""
+    if type(value) not in (float, int) or not math.isfinite(value):
+        return None
+    number = int(value)
+    return number if -(1 << (bits - 1)) <= number < 1 << (bits - 1) else None
 
 
 def _block(record: Mapping[str, Any], name: str) -> Mapping[str, Any]:
@@ -81,27 +100,34 @@ def _block(record: Mapping[str, Any], name: str) -> Mapping[str, Any]:
 
 
 def row_from_record(record: Mapping[str, Any], *, now: datetime | None = None) -> dict[str, Any]:
-    """The ``job_history`` row for a job record; ``now`` fills created_at as a last resort."""
-    if not record.get("id") or not record.get("status"):
+    """The ``job_history`` row for a job record; ``now`` fills created_at as a last resort.
+
+    A value its column cannot hold (a string too long, NUL, a number that is not one or
+    out of range) is cut or left out of the column, never failing the row: the record
+    column keeps every value as it was.
+    """
+    get = record.get
+    if not get("id") or not get("status"):
         raise InvalidParameter("record", f"a job record needs an id and a status, got "
                                          f"{record!r}")
     now = as_utc(now) or datetime.now(UTC)
-    times = {n: to_datetime(record.get(n), n) for n in ("created_at", "started_at", "finished_at")}
+    row: dict[str, Any] = {name: _string(get(name), limit)
+                           for name, limit in COLUMN_LENGTHS.items()}
+    created, started, finished = (to_datetime(get(name), name)
+                                  for name in ("created_at", "started_at", "finished_at"))
     error, resources = _block(record, "error"), _block(record, "resources")
-    row: dict[str, Any] = {
-        name: record.get(name)
-        for name in ("id", "name", "type", "status", "queue_wait_s", "duration_s", "worker",
-                     "queue", "retries", "pipeline_id", "root_id", "parent_id", "group_id",
-                     "args_preview")
-    }
-    row.update(times)
-    row["created_at"] = times["created_at"] or times["started_at"] or times["finished_at"] or now
-    row.update(error_type=error.get("type"), error_message=error.get("message"),
-               cpu_time_s=resources.get("cpu_time_s"), cpu_percent=resources.get("cpu_percent"),
-               peak_rss_bytes=resources.get("peak_rss_bytes"),
-               progress_percent=_block(record, "progress").get("percent"),
-               record=dict(record), archived_at=now)
-    return {name: _clip(value, name) for name, value in row.items()}
+    row.update(
+        created_at=created or started or finished or now, started_at=started,
+        finished_at=finished, queue_wait_s=_float(get("queue_wait_s")),
+        duration_s=_float(get("duration_s")), retries=_int(get("retries"), 32),
+        error_type=_string(error.get("type"), NAME_LENGTH),
+        error_message=_string(error.get("message"), None),
+        cpu_time_s=_float(resources.get("cpu_time_s")),
+        cpu_percent=_float(resources.get("cpu_percent")),
+        peak_rss_bytes=_int(resources.get("peak_rss_bytes"), 64),
+        progress_percent=_float(_block(record, "progress").get("percent")),
+        record=dict(record), archived_at=now)
+    return row
 
 
 @functools.cache
@@ -135,10 +161,69 @@ def upsert_rows(connection: Connection, records: Sequence[Mapping[str, Any]]) ->
                 .values())
     if not rows:
         return 0
+    if connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg":
+        _copy_upsert(connection, rows)
+        return len(rows)
     stmt = _upsert_statement(connection.dialect.name)
     for chunk in _chunks(rows, UPSERT_BATCH):
         connection.execute(stmt, list(chunk))
     return len(rows)
+
+
+STAGE_TABLE = "regiq_job_history_stage"  # PostgreSQL: the upsert's COPY target (temporary)
+_COLUMNS = tuple(c.name for c in JOB_HISTORY.columns)
+
+
+@functools.cache
+def _stage_statements() -> tuple[str, str, str]:
+    """(create the session's staging table and empty it, COPY into it, upsert from it) on
+    PostgreSQL."""
+    names = ", ".join(_COLUMNS)
+    create = (f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGE_TABLE} "
+              f"(LIKE {JOB_HISTORY.name} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS; "
+              f"TRUNCATE {STAGE_TABLE}")
+    copy = f"COPY {STAGE_TABLE} ({names}) FROM STDIN"
+    updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in _COLUMNS if name != "id")
+    upsert = (f"INSERT INTO {JOB_HISTORY.name} ({names}) SELECT {names} FROM {STAGE_TABLE} "
+              f"ON CONFLICT (id) DO UPDATE SET {updates}")
+    return create, copy, upsert
+
+
+def _json(record: Mapping[str, Any]) -> str:
+    """The record as PostgreSQL's json takes it: a number that is not finite (which JSON
+    cannot spell) as null."""
+    try:
+        return json.dumps(record, allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(record), allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _copy_upsert(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """PostgreSQL through psycopg 3: COPY the rows (distinct ids) into a temporary table of
+    this session, emptied at commit, then one ``INSERT ... SELECT ... ON CONFLICT (id) DO
+    UPDATE``: the same upsert as the statement of other dialects, without binding each
+    row's parameters. The table is emptied first, for a second call in one transaction."""
+    create, copy_sql, upsert = _stage_statements()
+    connection.exec_driver_sql(create)
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy(copy_sql) as copy:
+            for row in rows:
+                row["record"] = _json(row["record"])
+                copy.write_row([row[name] for name in _COLUMNS])
+    finally:
+        cursor.close()
+    connection.exec_driver_sql(upsert)
 
 
 def get_job(engine: Engine, job_id: str) -> dict[str, Any] | None:

@@ -7,6 +7,10 @@ not acknowledged (the archiver crashed or the database failed) are claimed again
 next pass. Upserts by id make a redelivery harmless: a crash at any point loses nothing
 and duplicates nothing.
 
+While one full batch commits, the next one is read ahead on a thread of the archiver's
+own (new entries only: entries of a batch in flight are never claimed again by it), so
+the Redis and database round trips overlap.
+
 A Redis that comes back empty (restarted without persistence, failed over to an empty
 replica) has lost the stream and its group: the next read recreates both and goes on.
 An entry whose job record is gone or has no final status is acknowledged with a warning
@@ -19,6 +23,7 @@ import logging
 import os
 import socket
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +71,8 @@ class Archiver:
         self.consumer = consumer or consumer_name()
         self._group_ready = False
         self._next_reclaim = 0.0  # the first read reclaims whatever was left pending
+        self._reader: ThreadPoolExecutor | None = None  # reads the next batch ahead
+        self._ahead: Future[Batch] | None = None  # that read, while a batch commits
 
     def _ensure_group(self) -> None:
         if self._group_ready:
@@ -113,14 +120,15 @@ class Archiver:
         entry_ids = [e[0] for e in entries]
         job_ids = [e[1][b"id"].decode() for e in entries]
         records, dropped = [], []
-        for job_id, record in zip(job_ids, self.store.get_many(job_ids)):
+        found, logs = self.store.archive_read(job_ids) if job_ids else ([], {})
+        for job_id, record in zip(job_ids, found):
             if record is not None and record["status"] in FINAL_STATUSES:
                 records.append(record)
             else:
                 dropped.append(job_id)
+                logs.pop(job_id, None)
         if dropped:
             self._count_dropped(dropped)
-        logs = self.store.logs.read_all([r["id"] for r in records]) if records else {}
         return Batch(entry_ids, job_ids, records, logs)
 
     def _count_dropped(self, job_ids: list[str]) -> None:
@@ -149,20 +157,58 @@ class Archiver:
         self.store.archived(batch.entry_ids, batch.job_ids, pipelines,
                             time.time() + self.live_ttl, int(self.live_ttl + SAFETY_TTL_EXTRA))
 
-    def run_once(self, block_ms: int = 0) -> int:
-        """Archive one batch; returns the number of history rows written."""
-        batch = self.read(block_ms)
+    def _read_ahead(self) -> None:
+        """Start reading the next new entries (never a claim: this batch is pending)."""
+        if self._reader is None:
+            self._reader = ThreadPoolExecutor(1, thread_name_prefix="regiq-archive-read")
+        self._ahead = self._reader.submit(self._read_new)
+
+    def _read_new(self) -> Batch:
+        try:
+            reply: Any = self.client.xreadgroup(ARCHIVER_GROUP, self.consumer,
+                                                {self.store.keys.archive: ">"},
+                                                count=self.batch_size)
+        except redis.ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            return self._batch([])  # the next read() recreates the group
+        return self._batch(reply[0][1] if reply else [])
+
+    def _next_batch(self, block_ms: int) -> Batch:
+        """The batch read ahead, if it holds entries; else a read (or claim) now."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            batch = ahead.result()
+            if batch.entry_ids:
+                return batch
+        return self.read(block_ms)
+
+    def _archive(self, batch: Batch) -> int:
+        """Commit and acknowledge ``batch``, reading the next one meanwhile when it was
+        full (more are likely waiting)."""
+        if len(batch.entry_ids) >= self.batch_size:
+            self._read_ahead()
         written = self.commit(batch)
         self.acknowledge(batch)
         return written
+
+    def run_once(self, block_ms: int = 0) -> int:
+        """Archive one batch; returns the number of history rows written."""
+        return self._archive(self._next_batch(block_ms))
 
     def drain(self, max_batches: int = 1_000_000) -> int:
         """Archive until the stream has nothing left to deliver; returns rows written."""
         total = 0
         for _ in range(max_batches):
-            batch = self.read(0)
+            batch = self._next_batch(0)
             if not batch.entry_ids:
                 break
-            total += self.commit(batch)
-            self.acknowledge(batch)
+            total += self._archive(batch)
         return total
+
+    def close(self) -> None:
+        """Stop the read-ahead thread; a batch it read stays pending, to be claimed."""
+        self._ahead = None
+        if self._reader is not None:
+            self._reader.shutdown(wait=True)
+            self._reader = None

@@ -147,6 +147,8 @@ class Housekeeper:
         """Stop the thread and give up the leases."""
         self._stop.set()
         self.thread.join(timeout)
+        if self._archiver is not None:
+            self._archiver.close()
         for lease in self.leases.values():
             try:
                 lease.release()

@@ -21,10 +21,10 @@ import redis
 
 from regiq_tasks.config import DEFAULT_JOB_LOG_BYTES, DEFAULT_JOB_LOG_LINES
 from regiq_tasks.store.keys import ARCHIVER_GROUP, Keys, index_member
-from regiq_tasks.store.logs import JobLogStore, LogAppend
+from regiq_tasks.store.logs import JobLogStore, KeptLines, LogAppend, kept_run
 from regiq_tasks.store.prelude import lua_prelude
 from regiq_tasks.store.query import JobLister
-from regiq_tasks.store.record import record_from_hash
+from regiq_tasks.store.record import RECORD_FIELDS, record_from_hash, record_from_values
 from regiq_tasks.store.scripts import LuaScript, execute
 
 __all__ = ["Change", "LiveStore", "index_member"]
@@ -93,6 +93,7 @@ class LiveStore:
         self._cancel = LuaScript(client, _load("cancel.lua"))
         self._retry = LuaScript(client, _load("retry.lua"))
         self._archived = LuaScript(client, _load("archived.lua"))
+        self._archive_read = LuaScript(client, _load("archive_read.lua"))
         self.lister = JobLister(client, keys)
         self.logs = JobLogStore(client, keys, log_lines, log_bytes)
 
@@ -132,6 +133,16 @@ class LiveStore:
         for change in changes:
             self._apply_call(change, pipe)
         return [self._result(r) for r in execute(pipe)[len(logs):]]
+
+    def archive_read(self, job_ids: Sequence[str]
+                     ) -> tuple[list[dict[str, Any] | None], dict[str, KeptLines]]:
+        """The records of these jobs (None where unknown) and their kept log lines, in one
+        round trip: the archiver's read, see ``archive_read.lua``."""
+        raw = self._archive_read(keys=[], args=[self.keys.prefix, len(RECORD_FIELDS),
+                                                *RECORD_FIELDS, *job_ids])
+        records = [record_from_values(values) for values in raw[::2]]
+        logs = {job_id: kept_run(flat) for job_id, flat in zip(job_ids, raw[1::2]) if flat}
+        return records, logs
 
     def archived(self, entry_ids: Sequence[bytes], job_ids: Sequence[str],
                  pipeline_ids: Sequence[str], expire_at: float, ttl: int) -> None:

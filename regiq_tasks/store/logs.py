@@ -74,20 +74,10 @@ class JobLogStore:
         lines = [v.decode() for v in values if v is not None]
         return KeptLines(lines, begin, begin + len(seqs), first, nxt)
 
-    def read_all(self, job_ids: Sequence[str]) -> dict[str, KeptLines]:
-        """Every kept line of these jobs, in one round trip (the archiver's read)."""
-        pipe = self.client.pipeline(transaction=False)
-        for job_id in job_ids:
-            pipe.hgetall(self.keys.job_logs(job_id))
-        kept = {}
-        for job_id, fields in zip(job_ids, pipe.execute()):
-            if fields:
-                kept[job_id] = _run(fields)
-        return kept
 
-
-def _run(fields: dict[bytes, bytes]) -> KeptLines:
-    """The kept run of one log hash read whole."""
+def kept_run(flat: Sequence[bytes]) -> KeptLines:
+    """The kept run of one log hash read whole (HGETALL's flat field/value list)."""
+    fields = dict(zip(flat[::2], flat[1::2]))
     first, nxt = int(fields.get(b"first", 0)), int(fields.get(b"next", 0))
     lines = [fields[str(s).encode()].decode() for s in range(first, nxt)
              if str(s).encode() in fields]

@@ -7,7 +7,7 @@ as epoch seconds. :func:`record_from_hash` turns such a hash into the public rec
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,23 +52,48 @@ def progress_block(current: float | None, total: float | None,
     return {"current": current, "total": total, "percent": percent, "message": message}
 
 
+# Every hash field the record is made of, in the order :func:`record_from_values` takes
+# them (what the archiver's read asks Redis for with one HMGET per job).
+RECORD_FIELDS = (*STR_FIELDS, *FLOAT_FIELDS, *INT_FIELDS, *TIME_FIELDS, *JSON_FIELDS,
+                 *PROGRESS_FIELDS)
+
+
+def _spans(*groups: Sequence[str]) -> list[slice]:
+    """The slice of each group of fields in their concatenation."""
+    spans, start = [], 0
+    for names in groups:
+        spans.append(slice(start, start + len(names)))
+        start += len(names)
+    return spans
+
+
+_STR, _FLOAT, _INT, _TIME, _JSON, _PROGRESS = _spans(
+    STR_FIELDS, FLOAT_FIELDS, INT_FIELDS, TIME_FIELDS, JSON_FIELDS, PROGRESS_FIELDS)
+
+
 def record_from_hash(raw: Mapping[Any, Any]) -> dict[str, Any] | None:
     """Convert a job hash read from Redis into the public job record (None if empty)."""
-    h = {(k.decode() if type(k) is bytes else str(k)):  # as_text, inlined: per field
-         (v.decode() if type(v) is bytes else str(v)) for k, v in raw.items()}
-    if not h.get("id"):
+    h = {(k.decode() if type(k) is bytes else str(k)): v for k, v in raw.items()}
+    return record_from_values([h.get(name) for name in RECORD_FIELDS])
+
+
+def record_from_values(raw: Sequence[Any]) -> dict[str, Any] | None:
+    """The public job record from the hash's values of :data:`RECORD_FIELDS`, in that
+    order (None or empty where a field is absent); None if the job has no id."""
+    v = [x.decode() if type(x) is bytes else (x if x is None else str(x)) for x in raw]
+    if not v[0]:
         return None
-    rec: dict[str, Any] = {name: h.get(name) or None for name in STR_FIELDS}
-    for name in FLOAT_FIELDS:
-        rec[name] = float(h[name]) if h.get(name) else None
-    for name in INT_FIELDS:
-        rec[name] = int(h[name]) if h.get(name) else 0
-    for name in TIME_FIELDS:
-        rec[name] = iso(float(h[name])) if h.get(name) else None
-    for name in JSON_FIELDS:
-        rec[name] = json.loads(h[name]) if h.get(name) else None
+    rec: dict[str, Any] = {name: x or None for name, x in zip(STR_FIELDS, v[_STR])}
+    for name, x in zip(FLOAT_FIELDS, v[_FLOAT]):
+        rec[name] = float(x) if x else None
+    for name, x in zip(INT_FIELDS, v[_INT]):
+        rec[name] = int(x) if x else 0
+    for name, x in zip(TIME_FIELDS, v[_TIME]):
+        rec[name] = iso(float(x)) if x else None
+    for name, x in zip(JSON_FIELDS, v[_JSON]):
+        rec[name] = json.loads(x) if x else None
     rec["metadata"] = rec["metadata"] or {}
-    current = _number(h["progress_current"]) if h.get("progress_current") else None
-    total = _number(h["progress_total"]) if h.get("progress_total") else None
-    rec["progress"] = progress_block(current, total, h.get("progress_message") or None)
+    current, total, message = v[_PROGRESS]
+    rec["progress"] = progress_block(_number(current) if current else None,
+                                     _number(total) if total else None, message or None)
     return rec
