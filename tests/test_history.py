@@ -263,7 +263,7 @@ def test_values_no_column_can_hold_are_left_out_of_it_but_kept_in_the_record(
         history_engine: Engine) -> None:
     """NUL in text, numbers that are not numbers or overflow their column: the row is
     written (one odd value never fails an archiver batch) and the record keeps them."""
-    record = job("odd", worker="celery@\x00a",
+    record = job("odd", worker="celery@\x00a", queue=5,
                  error={"type": "E\x00", "message": "bad \x00 byte", "traceback": ""},
                  retries=2**40, queue_wait_s="soon", duration_s=float("inf"),
                  resources={"cpu_time_s": True, "cpu_percent": "84", "peak_rss_bytes": 7.0})
@@ -272,8 +272,8 @@ def test_values_no_column_can_hold_are_left_out_of_it_but_kept_in_the_record(
 
     with history_engine.connect() as connection:
         row = connection.execute(select(JOB_HISTORY)).one()
-    assert (row.worker, row.error_type, row.error_message) == \
-        ("celery@\ufffda", "E\ufffd", "bad \ufffd byte")
+    assert (row.worker, row.queue, row.error_type, row.error_message) == \
+        ("celery@\ufffda", "5", "E\ufffd", "bad \ufffd byte")
     assert (row.retries, row.queue_wait_s, row.duration_s, row.cpu_time_s, row.cpu_percent,
             row.peak_rss_bytes) == (None, None, None, None, None, 7)
     kept = get_job(history_engine, "odd")

@@ -15,10 +15,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
+    Column,
     ColumnElement,
     Connection,
     Engine,
+    Float,
     Insert,
+    Integer,
     Select,
     and_,
     literal,
@@ -69,14 +73,17 @@ def from_epoch(seconds: float) -> datetime:
     return EPOCH + timedelta(seconds=seconds)
 
 
-def _string(value: Any, limit: int | None) -> Any:
-    """A string column's value: cut to the column's length and with NUL (which no
+def _string(value: Any, limit: int | None) -> str | None:
+    """A string column's value: as text, cut to the column's length and with NUL (which no
     PostgreSQL text takes) as U+FFFD, so one odd value cannot fail a batch."""
-    if type(value) is str:
-        if limit is not None and len(value) > limit:
-            value = value[:limit]
-        if "\x00" in value:
-            value = value.replace("\x00", "\ufffd")
+    if value is None:
+        return None
+    if type(value) is not str:
+        value = str(value)
+    if limit is not None and len(value) > limit:
+        value = value[:limit]
+    if "\x00" in value:
+        value = value.replace("\x00", "\ufffd")
     return value
 
 
@@ -174,6 +181,24 @@ STAGE_TABLE = "regiq_job_history_stage"  # PostgreSQL: the upsert's COPY target 
 _COLUMNS = tuple(c.name for c in JOB_HISTORY.columns)
 
 
+def _binary_type(column: Column[Any]) -> str:
+    """The PostgreSQL type whose binary COPY form ``column`` takes (String, Text and JSON
+    have their text as their binary form)."""
+    kind = column.type
+    if isinstance(kind, UTCDateTime):
+        return "timestamptz"
+    if isinstance(kind, BigInteger):
+        return "int8"
+    if isinstance(kind, Integer):
+        return "int4"
+    if isinstance(kind, Float):
+        return "float8"
+    return "text"
+
+
+_COPY_TYPES = [_binary_type(c) for c in JOB_HISTORY.columns]
+
+
 @functools.cache
 def _stage_statements() -> tuple[str, str, str]:
     """(create the session's staging table and empty it, COPY into it, upsert from it) on
@@ -182,7 +207,7 @@ def _stage_statements() -> tuple[str, str, str]:
     create = (f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGE_TABLE} "
               f"(LIKE {JOB_HISTORY.name} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS; "
               f"TRUNCATE {STAGE_TABLE}")
-    copy = f"COPY {STAGE_TABLE} ({names}) FROM STDIN"
+    copy = f"COPY {STAGE_TABLE} ({names}) FROM STDIN (FORMAT BINARY)"
     updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in _COLUMNS if name != "id")
     upsert = (f"INSERT INTO {JOB_HISTORY.name} ({names}) SELECT {names} FROM {STAGE_TABLE} "
               f"ON CONFLICT (id) DO UPDATE SET {updates}")
@@ -218,6 +243,7 @@ def _copy_upsert(connection: Connection, rows: Sequence[dict[str, Any]]) -> None
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         with cursor.copy(copy_sql) as copy:
+            copy.set_types(_COPY_TYPES)
             for row in rows:
                 row["record"] = _json(row["record"])
                 copy.write_row([row[name] for name in _COLUMNS])

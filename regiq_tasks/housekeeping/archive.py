@@ -8,8 +8,10 @@ next pass. Upserts by id make a redelivery harmless: a crash at any point loses 
 and duplicates nothing.
 
 While one full batch commits, the next one is read ahead on a thread of the archiver's
-own (new entries only: entries of a batch in flight are never claimed again by it), so
-the Redis and database round trips overlap.
+own (new entries only: entries of a batch in flight are never claimed again by it), and
+that thread then acknowledges the committed batch, so the Redis and database round
+trips overlap. An acknowledgement that failed is raised by the next call; its entries
+stay pending and are claimed again (the upsert makes that harmless).
 
 A Redis that comes back empty (restarted without persistence, failed over to an empty
 replica) has lost the stream and its group: the next read recreates both and goes on.
@@ -73,6 +75,7 @@ class Archiver:
         self._next_reclaim = 0.0  # the first read reclaims whatever was left pending
         self._reader: ThreadPoolExecutor | None = None  # reads the next batch ahead
         self._ahead: Future[Batch] | None = None  # that read, while a batch commits
+        self._acks: list[Future[None]] = []  # acknowledgements the thread has yet to make
 
     def _ensure_group(self) -> None:
         if self._group_ready:
@@ -159,9 +162,19 @@ class Archiver:
 
     def _read_ahead(self) -> None:
         """Start reading the next new entries (never a claim: this batch is pending)."""
+        self._ahead = self._thread().submit(self._read_new)
+
+    def _thread(self) -> ThreadPoolExecutor:
         if self._reader is None:
             self._reader = ThreadPoolExecutor(1, thread_name_prefix="regiq-archive-read")
-        self._ahead = self._reader.submit(self._read_new)
+        return self._reader
+
+    def _settle_acks(self, wait: bool = False) -> None:
+        """Raise the error of an acknowledgement made on the thread, if one failed."""
+        done = [f for f in self._acks if wait or f.done()]
+        self._acks = [f for f in self._acks if f not in done]
+        for future in done:
+            future.result()
 
     def _read_new(self) -> Batch:
         try:
@@ -175,21 +188,28 @@ class Archiver:
         return self._batch(reply[0][1] if reply else [])
 
     def _next_batch(self, block_ms: int) -> Batch:
-        """The batch read ahead, if it holds entries; else a read (or claim) now."""
+        """The batch read ahead, if it holds entries; else a read (or claim) now, once
+        the thread's acknowledgements are made (a claim would take their entries)."""
         ahead, self._ahead = self._ahead, None
         if ahead is not None:
             batch = ahead.result()
             if batch.entry_ids:
                 return batch
+        self._settle_acks(wait=True)
         return self.read(block_ms)
 
     def _archive(self, batch: Batch) -> int:
-        """Commit and acknowledge ``batch``, reading the next one meanwhile when it was
-        full (more are likely waiting)."""
-        if len(batch.entry_ids) >= self.batch_size:
+        """Commit and acknowledge ``batch``. When it was full (more are likely waiting) the
+        next one is read meanwhile, and the thread acknowledges this one after that read."""
+        full = len(batch.entry_ids) >= self.batch_size
+        if full:
             self._read_ahead()
         written = self.commit(batch)
-        self.acknowledge(batch)
+        if full:
+            self._acks.append(self._thread().submit(self.acknowledge, batch))
+        else:
+            self.acknowledge(batch)
+        self._settle_acks()
         return written
 
     def run_once(self, block_ms: int = 0) -> int:
@@ -204,11 +224,14 @@ class Archiver:
             if not batch.entry_ids:
                 break
             total += self._archive(batch)
+        self._settle_acks(wait=True)
         return total
 
     def close(self) -> None:
-        """Stop the read-ahead thread; a batch it read stays pending, to be claimed."""
+        """Stop the thread after its acknowledgements; a batch it read ahead stays pending,
+        to be claimed."""
         self._ahead = None
         if self._reader is not None:
             self._reader.shutdown(wait=True)
             self._reader = None
+        self._acks = []
