@@ -216,13 +216,16 @@ def measure(args: argparse.Namespace, url: str, engine: Any, store: Any,
         process.join(60)
     phases = [commit_figures(load, "baseline", began, first),
               commit_figures(load, "retention", first, last)]
-    deleted = sum(n for _, n in batches)
-    longest = max(s for s, _ in batches)
+    deleted, seconds = sum(n for _, n in batches), [s for s, _ in batches]
+    tenth = max(1, len(seconds) // 10)
     return {"cutoff": cutoff.isoformat(), "phases": phases, "produced_jobs": load.written,
+            "produced_per_s": load.written / (time.monotonic() - began),
             "retention": {"deleted": deleted, "batches": len(batches),
                           "seconds": last - first, "rows_per_s": deleted / (last - first),
-                          "batch_p50_ms": 1000 * percentile([s for s, _ in batches], 0.5),
-                          "batch_max_ms": 1000 * longest}}
+                          "batch_p50_ms": 1000 * percentile(seconds, 0.5),
+                          "first_tenth_p50_ms": 1000 * percentile(seconds[:tenth], 0.5),
+                          "last_tenth_p50_ms": 1000 * percentile(seconds[-tenth:], 0.5),
+                          "batch_max_ms": 1000 * max(seconds), "batch_seconds": seconds}}
 
 
 def main() -> int:
@@ -262,7 +265,11 @@ def main() -> int:
     worst = phases[1]["commit_max_ms"] / 1000
     print(f"retention: {retention['deleted']:,} rows in {retention['batches']} batches of "
           f"{args.batch}, {retention['seconds']:.1f} s = {retention['rows_per_s']:,.0f} rows/s; "
-          f"batch p50 {retention['batch_p50_ms']:.1f} ms, max {retention['batch_max_ms']:.1f} ms")
+          f"batch p50 {retention['batch_p50_ms']:.1f} ms (first tenth "
+          f"{retention['first_tenth_p50_ms']:.1f}, last {retention['last_tenth_p50_ms']:.1f}), "
+          f"max {retention['batch_max_ms']:.1f} ms")
+    print(f"producer: {result['produced_jobs']:,} finished jobs, {result['produced_per_s']:.0f}/s "
+          f"(asked {args.rate}/s)")
     print(f"longest archiver commit during retention {worst * 1000:.0f} ms (target <= "
           f"{TARGET_WAIT_S:.0f} s: {'met' if worst <= TARGET_WAIT_S else 'NOT met'})")
     print(f"total run time {time.monotonic() - started:.0f} s; deleted {deleted_keys} Redis "
