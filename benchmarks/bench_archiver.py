@@ -167,16 +167,10 @@ def run_backend(label: str, store: Any, client: Any, ids: list[str],
 def main() -> int:
     args = parse_args()
     info = common.header("bench_archiver")
-    import redis
-
     from regiq_tasks.history import upgrade
-    from regiq_tasks.store import LiveStore
-    from regiq_tasks.store.keys import Keys
 
-    rid = common.run_id()
-    prefix = common.unique_prefix("archiver", rid)
-    client = redis.Redis.from_url(args.redis_url)
-    store = LiveStore(client, Keys(f"{prefix}regiq:"))
+    prefix, store = common.live_store("archiver", args.redis_url)
+    client = store.client
     tmp = Path(tempfile.mkdtemp(prefix="regiq-bench-"))
     results: dict[str, list[dict[str, Any]]] = {}
     started = time.monotonic()

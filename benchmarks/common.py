@@ -75,6 +75,15 @@ def delete_prefix(url: str, prefix: str) -> int:
     return deleted
 
 
+def live_store(tag: str, redis_url: str) -> tuple[str, Any]:
+    """This run's key prefix and a ``LiveStore`` under it (its client: ``store.client``)."""
+    from regiq_tasks.store import LiveStore
+    from regiq_tasks.store.keys import Keys
+
+    prefix = unique_prefix(tag, run_id())
+    return prefix, LiveStore(redis.Redis.from_url(redis_url), Keys(f"{prefix}regiq:"))
+
+
 def bench_env(*, redis_url: str, prefix: str, queue: str, database_url: str,
               progress_interval: float | None = None) -> dict[str, str]:
     """Environment variables read by ``throughput_app`` (see that module)."""
