@@ -4,6 +4,7 @@ Usage:
     python benchmarks/bench_throughput.py [--tasks 2000] [--rounds 5] [--pool prefork]
         [--concurrency 2] [--modes preloaded,stream] [--json PATH | --no-json]
         [--kinds bare,tracked[,tracked-nometrics]] [--body noop|log10]
+        [--broker redis|amqp] [--amqp-url URL]
         [--archiver-stats] [--no-housekeeper] [--no-metrics] [--switch-interval S]
         (diagnostics)
 
@@ -36,6 +37,12 @@ should be about 1.00, showing that tracking costs per task, not per second of wo
 lines kept with the job, REGIQ_JOB_LOG_LEVEL INFO) vs untracked, in the same worker:
 the cost of job logs on the hot path.
 
+``--broker amqp`` makes RabbitMQ (``--amqp-url``, default the local one, guest/guest)
+Celery's broker; results and the live store stay on Redis. The run's queues (and their
+exchanges, named like them) are its own and are deleted at the end. ``preloaded`` then
+reads the queue's length from RabbitMQ (a passive ``queue_declare``), and the CPU table
+adds the RabbitMQ server's (``beam.smp`` on this machine, other users included).
+
 Completion is seen through the Redis result backend (``ResultSet.join_native``), the
 same for both kinds. At the end the tracked jobs of the last round are checked in the
 live store (all must be ``succeeded``), and a few are read with ``get_job``.
@@ -61,6 +68,8 @@ import common
 TARGET_RATIO = 0.90
 KINDS = ("bare", "tracked", "tracked-nometrics", "events")
 METRICS_COST_TARGET = 0.02  # issue 11: the counters lower the ratio by at most this
+DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"
+QUEUED_WAIT_S = 10.0  # s for the published messages to show in the queue's length
 
 
 def parse_args() -> argparse.Namespace:
@@ -80,6 +89,11 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--modes", default="preloaded,stream",
                    help="comma-separated: preloaded, stream (default both)")
     p.add_argument("--redis-url", default=common.DEFAULT_REDIS_URL)
+    p.add_argument("--broker", choices=("redis", "amqp"), default="redis",
+                   help="Celery's broker: the Redis of --redis-url (default) or the "
+                        "RabbitMQ of --amqp-url; results and the live store stay on Redis")
+    p.add_argument("--amqp-url", default=DEFAULT_AMQP_URL,
+                   help=f"RabbitMQ for --broker amqp (default {DEFAULT_AMQP_URL})")
     p.add_argument("--timeout", type=float, default=120.0, help="max s to wait for one round")
     p.add_argument("--json", default=None, help="write results here (default "
                    "benchmarks/results/throughput-<time>.json)")
@@ -117,6 +131,35 @@ class Bench:
         self.raw = raw  # plain redis client on the bench's own keys
         self.ResultSet = ResultSet
         self.last_tracked_ids: list[str] = []
+        self.amqp = None  # a connection to RabbitMQ of its own, for queue lengths
+        self.rabbitmq = None  # the local RabbitMQ server's process, for its CPU
+        if args.broker == "amqp":
+            import psutil
+            from kombu import Connection
+
+            self.amqp = Connection(args.amqp_url)
+            self.rabbitmq = next((p for p in psutil.process_iter(["name"])
+                                  if p.info["name"] == "beam.smp"), None)
+
+    def close(self) -> None:
+        if self.amqp is not None:
+            self.amqp.release()
+
+    def queued(self, queue: str) -> int:
+        """Messages waiting in ``queue``, as the broker counts them."""
+        if self.amqp is None:
+            return int(self.raw.llen(f"{self.m.PREFIX}broker:{queue}"))
+        with self.amqp.channel() as channel:
+            return int(channel.queue_declare(queue=queue, passive=True).message_count)
+
+    def wait_queued(self, queue: str, n: int) -> None:
+        """Wait until ``n`` messages are in ``queue`` (RabbitMQ takes publishes
+        asynchronously), or fail."""
+        deadline = time.monotonic() + QUEUED_WAIT_S
+        while (queued := self.queued(queue)) < n:
+            if time.monotonic() >= deadline:
+                raise RuntimeError(f"only {queued} of {n} messages in the queue")
+            time.sleep(0.05)
 
     def _worker(self, kind: str) -> tuple[common.Worker, str]:
         return self.workers.get(kind) or self.workers[""]
@@ -147,18 +190,22 @@ class Bench:
 
     def cpu(self, kind: str) -> dict[str, float]:
         """CPU seconds so far: the kind's worker main process and pool children, this
-        process, Redis."""
+        process, Redis (and the local RabbitMQ, when it is the broker)."""
         import psutil
 
         main = psutil.Process(self._worker(kind)[0].proc.pid)  # type: ignore[union-attr]
         children = main.children(recursive=True)
         t = main.cpu_times()
         info = self.raw.info("cpu")
-        return {"worker_main": t.user + t.system,
-                "pool_children": sum(c.cpu_times().user + c.cpu_times().system
-                                     for c in children),
-                "producer": time.process_time(),
-                "redis_server": float(info["used_cpu_user"]) + float(info["used_cpu_sys"])}
+        cpu = {"worker_main": t.user + t.system,
+               "pool_children": sum(c.cpu_times().user + c.cpu_times().system
+                                    for c in children),
+               "producer": time.process_time(),
+               "redis_server": float(info["used_cpu_user"]) + float(info["used_cpu_sys"])}
+        if self.rabbitmq is not None:
+            b = self.rabbitmq.cpu_times()
+            cpu["rabbitmq_server"] = b.user + b.system
+        return cpu
 
     def run(self, kind: str, mode: str, n: int) -> dict[str, float]:
         """One round; returns its figures (rate, and CPU ms per task by process)."""
@@ -178,9 +225,7 @@ class Bench:
             results = self._publish(kind, n)
             publish_s = time.perf_counter() - t0
             get_tracker(self.app).flush(timeout=30)  # producer's "queued" writes, untimed
-            queued = self.raw.llen(f"{self.m.PREFIX}broker:{self._worker(kind)[1]}")
-            if queued < n:
-                raise RuntimeError(f"only {queued} of {n} messages in the queue")
+            self.wait_queued(self._worker(kind)[1], n)
             t0 = time.perf_counter()
             self._control(kind, "add_consumer")
             self._join(results)
@@ -218,6 +263,17 @@ class Bench:
         return {"checked": len(ids), "status_counts": counts, "samples": samples}
 
 
+def delete_amqp_queues(url: str, names: list[str]) -> None:
+    """Delete the run's RabbitMQ queues and the exchanges named like them."""
+    from kombu import Connection
+
+    with Connection(url) as conn:
+        for name in names:
+            with conn.channel() as channel:
+                channel.queue_delete(name)
+                channel.exchange_delete(name)
+
+
 def main() -> int:
     args = parse_args()
     info = common.header("bench_throughput")
@@ -227,7 +283,8 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="regiq-bench-"))
     db_path = tmp / "history.db"
     env = common.bench_env(redis_url=args.redis_url, prefix=prefix, queue=queue,
-                           database_url=f"sqlite:///{db_path}")
+                           database_url=f"sqlite:///{db_path}",
+                           broker_url=args.amqp_url if args.broker == "amqp" else None)
     os.environ.update(env)
     worker_env = dict(env)  # diagnostics apply to the worker only
     if args.no_housekeeper:
@@ -258,6 +315,7 @@ def main() -> int:
             extra_args=["-E"]), events_queue)
     rounds: list[dict[str, Any]] = []
     result: dict[str, Any] = {}
+    bench: Bench | None = None
     started = time.monotonic()
     try:
         for each, _queue in workers.values():
@@ -282,7 +340,10 @@ def main() -> int:
                           f"{fig['cpu_ms_per_task_worker_main']:.2f}, children "
                           f"{fig['cpu_ms_per_task_pool_children']:.2f}, producer "
                           f"{fig['cpu_ms_per_task_producer']:.2f}, redis "
-                          f"{fig['cpu_ms_per_task_redis_server']:.2f})", flush=True)
+                          f"{fig['cpu_ms_per_task_redis_server']:.2f}"
+                          + (f", rabbitmq {fig['cpu_ms_per_task_rabbitmq_server']:.2f}"
+                             if "cpu_ms_per_task_rabbitmq_server" in fig else "")
+                          + ")", flush=True)
         verify = bench.verify_tracked(bench.last_tracked_ids)
         history_rows = None
         try:
@@ -297,6 +358,10 @@ def main() -> int:
     finally:
         for each, _queue in workers.values():
             each.stop()
+        if bench is not None:
+            bench.close()
+        if args.broker == "amqp":
+            delete_amqp_queues(args.amqp_url, [q for _worker, q in workers.values()])
         deleted = common.delete_prefix(args.redis_url, prefix)
         raw.close()
     summary: dict[str, Any] = {}
@@ -321,6 +386,7 @@ def main() -> int:
                                   f"{name}_per_round_ratios": per_round[kind]})
             rows.append([mode, kind, f"{med['bare']:.1f}", f"{med[kind]:.1f}", f"{ratio:.3f}",
                          f"{common.median(per_round[kind]):.3f}",
+                         f"{min(per_round[kind]):.3f}..{max(per_round[kind]):.3f}",
                          "(reference)" if kind == "events"
                          else "met" if ratio >= TARGET_RATIO else "NOT met"])
         if "tracked-nometrics" in per_round:  # what the counters cost, round by round
@@ -328,10 +394,10 @@ def main() -> int:
             summary[mode]["metrics_cost_per_round"] = drops
             summary[mode]["metrics_cost_median"] = common.median(drops)
     print()
-    print(f"{args.body} throughput, {args.pool} pool, {args.tasks} tasks x {args.rounds} rounds "
-          f"per kind and mode (median tasks/s)")
+    print(f"{args.body} throughput, {args.pool} pool, {args.broker} broker, {args.tasks} tasks x "
+          f"{args.rounds} rounds per kind and mode (median tasks/s)")
     print(common.table(["mode", "kind", "bare/s", "kind/s", "ratio", "per-round ratio",
-                        f"target >= {TARGET_RATIO}"], rows))
+                        "rounds", f"target >= {TARGET_RATIO}"], rows))
     for mode in args.modes:
         if "metrics_cost_median" in summary[mode]:
             drops = summary[mode]["metrics_cost_per_round"]
@@ -342,18 +408,19 @@ def main() -> int:
                   f"{'met' if cost <= METRICS_COST_TARGET else 'NOT met'})")
     counts = verify["status_counts"]
     cpu_rows = []
+    cpu_names = [k.removeprefix("cpu_ms_per_task_") for k in rounds[0]
+                 if k.startswith("cpu_ms_per_task_")]
     for mode in args.modes:
         for kind in args.kinds:
             sel = [x for x in rounds if x["mode"] == mode and x["kind"] == kind]
-            cpu_rows.append([mode, kind] + [
-                f"{common.median([x[f'cpu_ms_per_task_{name}'] for x in sel]):.3f}"
-                for name in ("worker_main", "pool_children", "producer", "redis_server")])
-            summary[mode][f"cpu_ms_per_task_{kind}"] = {
+            summary[mode][f"cpu_ms_per_task_{kind}"] = cpu = {
                 name: common.median([x[f"cpu_ms_per_task_{name}"] for x in sel])
-                for name in ("worker_main", "pool_children", "producer", "redis_server")}
-    print("\nCPU ms per task (median of rounds; redis = whole server, other users included)")
-    print(common.table(["mode", "kind", "worker main", "pool children", "producer", "redis"],
-                       cpu_rows))
+                for name in cpu_names}
+            cpu_rows.append([mode, kind] + [f"{cpu[name]:.3f}" for name in cpu_names])
+    print("\nCPU ms per task (median of rounds; redis, rabbitmq = whole server, other users "
+          "included)")
+    print(common.table(["mode", "kind", "worker main", "pool children", "producer", "redis",
+                        "rabbitmq"][:2 + len(cpu_names)], cpu_rows))
     print(f"\ntracked jobs of the last round in the live store: {counts} "
           f"(of {verify['checked']}); history rows archived by the worker: {history_rows}")
     for rec in verify["samples"]:

@@ -85,10 +85,11 @@ def live_store(tag: str, redis_url: str) -> tuple[str, Any]:
 
 
 def bench_env(*, redis_url: str, prefix: str, queue: str, database_url: str,
-              progress_interval: float | None = None) -> dict[str, str]:
+              progress_interval: float | None = None,
+              broker_url: str | None = None) -> dict[str, str]:
     """Environment variables read by ``throughput_app`` (see that module)."""
     env = {"BENCH_REDIS_URL": redis_url, "BENCH_PREFIX": prefix, "BENCH_QUEUE": queue,
-           "BENCH_DATABASE_URL": database_url}
+           "BENCH_DATABASE_URL": database_url, "BENCH_BROKER_URL": broker_url or ""}
     if progress_interval is not None:
         env["BENCH_PROGRESS_INTERVAL"] = repr(progress_interval)
     return env

@@ -9,6 +9,9 @@ subprocess (``celery -A throughput_app worker``, cwd ``benchmarks/``) agree:
   ``<prefix>backend:``.
 - ``BENCH_QUEUE`` (required): the run's own queue (also its exchange and routing key).
 - ``BENCH_REDIS_URL``: broker, result backend and live store (default local Redis db 0).
+- ``BENCH_BROKER_URL``: the Celery broker, when it is not ``BENCH_REDIS_URL`` (RabbitMQ,
+  ``amqp://...``: ``bench_throughput.py --broker amqp``); results and the live store stay
+  on ``BENCH_REDIS_URL``.
 - ``BENCH_DATABASE_URL``: history database the worker's archiver writes to.
 - ``BENCH_PROGRESS_INTERVAL``: regiq ``progress_interval`` (default: regiq's, 0.25 s).
 - ``BENCH_STORE_URL``: the live store, when it is not ``BENCH_REDIS_URL`` (a
@@ -50,10 +53,11 @@ from regiq_tasks.tracking.runtime import current_runtime
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 PREFIX = os.environ["BENCH_PREFIX"]
 QUEUE = os.environ["BENCH_QUEUE"]
+BROKER_URL = os.environ.get("BENCH_BROKER_URL") or REDIS_URL
 
-app = Celery("throughput_app", broker=REDIS_URL, backend=REDIS_URL)
+app = Celery("throughput_app", broker=BROKER_URL, backend=REDIS_URL)
 app.conf.update(
-    broker_transport_options={"global_keyprefix": f"{PREFIX}broker:"},
+    broker_transport_options={"global_keyprefix": f"{PREFIX}broker:"},  # Redis only
     result_backend_transport_options={"global_keyprefix": f"{PREFIX}backend:"},
     task_default_queue=QUEUE,
     task_default_exchange=QUEUE,

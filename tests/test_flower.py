@@ -10,9 +10,11 @@ from celery import Celery
 
 from regiq_tasks import cancel_job, get_job
 from tests.fixtures.flower import Flower
+from tests.fixtures.services import BROKERS
 from tests.fixtures.waiting import wait_for
 
-pytestmark = pytest.mark.prefork
+# Against both brokers users run (issue 15): Redis and RabbitMQ.
+pytestmark = [pytest.mark.prefork, pytest.mark.parametrize("broker", BROKERS, indirect=True)]
 Start = Callable[..., Any]
 
 

@@ -1,9 +1,10 @@
 """Tracking through Redis Sentinel, and its primary killed while jobs run (issue 15).
 
 The live store is a Sentinel service (one primary, one replica, three sentinels, all
-local processes); the broker and result backend stay on the machine's Redis, so what
-is measured is the store's failover. Jobs are sent before, during and after the
-failover; what the history holds afterwards is counted.
+local processes). In the failover count the broker and result backend stay on the
+machine's Redis, so what is measured is the store's failover: jobs are sent before,
+during and after it, and what the history holds afterwards is counted. Another test
+makes the service Celery's broker and result backend too (kombu's ``sentinel://``).
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ import redis
 from celery import Celery
 from sqlalchemy import text
 
-from regiq_tasks import TrackedTask
+from regiq_tasks import TrackedTask, get_job
 from regiq_tasks.config import Settings
 from regiq_tasks.connect import SentinelURL
 from regiq_tasks.errors import ConfigurationError
 from regiq_tasks.tracking.tracker import get_tracker
 from tests.fixtures.sentinel import SentinelGroup
-from tests.fixtures.services import worker_with_housekeeper
+from tests.fixtures.services import status_or_none, thread_worker, worker_with_housekeeper
 from tests.fixtures.waiting import wait_for
 
 
@@ -88,6 +89,29 @@ def test_tracking_resumes_on_the_promoted_replica(make_app: Callable[..., Celery
           f"20/20 jobs sent before, 20/20 during (their changes queued in memory), "
           f"20/20 after archived")
     assert resumed < 10
+
+
+def test_a_worker_whose_broker_is_the_sentinel_group_runs_jobs_across_a_failover(
+        make_app: Callable[..., Celery], group: SentinelGroup) -> None:
+    # Given an app with no broker of its own: broker, results and the live store are the
+    # Sentinel service (kombu's sentinel:// for Celery), as the bundled app maps it
+    app = make_app(redis_url=group.url, redis_timeout=0.5)
+    assert str(app.conf.broker_url).startswith("sentinel://")
+    add = app.tasks["t.add"]
+    with thread_worker(app):
+        first = add.delay(1, 2)
+        assert first.get(timeout=20) == 3
+        wait_for(lambda: status_or_none(app, first.id) == "succeeded", 10, "first tracked")
+        # When the primary dies and the sentinels promote the replica (a client that asks
+        # them finds it: right after the switch they may still answer "no master")
+        old = group.kill_primary()
+        wait_for(lambda: group.primary_port() not in (None, old) and _writable(app), 15,
+                 "the replica promoted and found through the sentinels")
+        # Then the worker's consumer and the producer find the new primary by themselves
+        second = add.delay(2, 3)
+        wait_for(lambda: status_or_none(app, second.id) == "succeeded", 30,
+                 "a job published after the failover tracked to succeeded")
+    assert get_job(second.id, app=app)["worker"]
 
 
 def test_sentinel_urls_are_checked() -> None:
