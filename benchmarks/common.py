@@ -117,7 +117,7 @@ class Worker:
         self._log: Any = None
 
     def start(self) -> None:
-        self._log = open(self.log_path, "wb") if self.log_path else subprocess.DEVNULL
+        self._log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         self.proc = subprocess.Popen(self.cmd, cwd=BENCH_DIR, env=self._env,
                                      stdout=self._log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
@@ -141,14 +141,23 @@ class Worker:
         raise TimeoutError(f"worker {self.hostname} did not answer ping in {timeout} s "
                            f"(last error: {last_error!r}; log: {self.log_path})")
 
-    def stop(self, timeout: float = 20.0) -> None:
-        """Warm shutdown (SIGTERM to the group), then SIGKILL if it lingers."""
+    def stop(self, timeout: float = 20.0, group: bool = True) -> None:
+        """Warm shutdown, then SIGKILL to the group if it lingers.
+
+        ``group``: SIGTERM goes to the whole process group, pool children included (a
+        child busy with a task dies of it: fine for an idle worker). ``group=False``
+        sends it to the main process only, which lets running tasks finish and puts its
+        prefetched messages back on the queue: a restart under load.
+        """
         if self.proc is None:
             return
         pgid = self.proc.pid  # session leader: its pid is the group id
         if self.proc.poll() is None:
             try:
-                os.killpg(pgid, signal.SIGTERM)
+                if group:
+                    os.killpg(pgid, signal.SIGTERM)
+                else:
+                    self.proc.send_signal(signal.SIGTERM)
             except ProcessLookupError:
                 pass
             try:
@@ -161,6 +170,17 @@ class Worker:
             pass
         if self.proc.poll() is None:
             self.proc.wait(5)
+        if self._log not in (None, subprocess.DEVNULL):
+            self._log.close()
+
+    def kill(self, timeout: float = 10.0) -> None:
+        """SIGKILL the whole process group (main process and pool children) at once."""
+        assert self.proc is not None
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait(timeout)
         if self._log not in (None, subprocess.DEVNULL):
             self._log.close()
 

@@ -16,6 +16,18 @@ subprocess (``celery -A throughput_app worker``, cwd ``benchmarks/``) agree:
 - ``BENCH_PROGRESS_INTERVAL``: regiq ``progress_interval`` (default: regiq's, 0.25 s).
 - ``BENCH_STORE_URL``: the live store, when it is not ``BENCH_REDIS_URL`` (a
   ``redis+sentinel://`` service in ``bench_sentinel.py``).
+- ``BENCH_LOST_AFTER``: regiq ``lost_after`` (default: regiq's, 60 s).
+- ``BENCH_VISIBILITY_TIMEOUT``: kombu's Redis ``visibility_timeout`` (s): how long a
+  message a worker took but did not acknowledge (its prefetched messages, when it is
+  killed) stays away before any worker puts it back on the queue; the restore sweep
+  then runs every second (``unacked_restore_interval`` 1, ``unacked_restore_throttle``
+  1) instead of kombu's default of every 100 s.
+- ``BENCH_ACKS_LATE=1``: Celery's ``task_acks_late`` (a message is acknowledged after its
+  task, not when a pool process takes it).
+- ``BENCH_RUN_LOG``: a directory where each process running ``bench.short`` appends one
+  line per delivery (``D <job id> <worker> <1 if redelivered else 0> <unix time>``, at
+  ``task_prerun``, also for a delivery regiq does not run) and per completed body
+  (``E <job id> <worker>``), to ``<pid>.log`` (``bench_workers.py`` counts them).
 
 Diagnostics only (to attribute overhead, not for the headline figures):
 
@@ -56,8 +68,12 @@ QUEUE = os.environ["BENCH_QUEUE"]
 BROKER_URL = os.environ.get("BENCH_BROKER_URL") or REDIS_URL
 
 app = Celery("throughput_app", broker=BROKER_URL, backend=REDIS_URL)
+_broker_options: dict[str, Any] = {"global_keyprefix": f"{PREFIX}broker:"}  # Redis only
+if os.environ.get("BENCH_VISIBILITY_TIMEOUT"):
+    _broker_options.update(visibility_timeout=float(os.environ["BENCH_VISIBILITY_TIMEOUT"]),
+                           unacked_restore_interval=1, unacked_restore_throttle=1)
 app.conf.update(
-    broker_transport_options={"global_keyprefix": f"{PREFIX}broker:"},  # Redis only
+    broker_transport_options=_broker_options,
     result_backend_transport_options={"global_keyprefix": f"{PREFIX}backend:"},
     task_default_queue=QUEUE,
     task_default_exchange=QUEUE,
@@ -68,6 +84,7 @@ app.conf.update(
     result_expires=3600,
     broker_connection_retry_on_startup=True,
     worker_redirect_stdouts=False,
+    task_acks_late=os.environ.get("BENCH_ACKS_LATE") == "1",
 )
 
 # BENCH_STORE_URL: the live store elsewhere than the broker (a Sentinel service)
@@ -77,6 +94,8 @@ if os.environ.get("BENCH_DATABASE_URL"):
     _regiq["database_url"] = os.environ["BENCH_DATABASE_URL"]
 if os.environ.get("BENCH_PROGRESS_INTERVAL"):
     _regiq["progress_interval"] = float(os.environ["BENCH_PROGRESS_INTERVAL"])
+if os.environ.get("BENCH_LOST_AFTER"):
+    _regiq["lost_after"] = float(os.environ["BENCH_LOST_AFTER"])
 _ORIGINAL_LOAD = _store._load
 NO_METRICS_ID_PREFIX = "nm-"  # BENCH_METRICS_SPLIT: these jobs skip the metric writes
 _METRICS_CALL = "record_metrics(metric_keys(ARGV[1]), cur, after, status, new, now)"
@@ -168,6 +187,39 @@ def step20(self: TrackedTask) -> None:
     for i in range(4):
         self.progress(i + 1, 4)
         time.sleep(0.005)
+
+
+_run_logs: dict[int, int] = {}  # pid -> file descriptor of its BENCH_RUN_LOG file
+
+
+def _run_log(line: str) -> None:
+    """Append one line to this process's ``BENCH_RUN_LOG`` file (one ``write``)."""
+    fd = _run_logs.get(os.getpid())
+    if fd is None:
+        path = os.path.join(os.environ["BENCH_RUN_LOG"], f"{os.getpid()}.log")
+        fd = _run_logs[os.getpid()] = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    os.write(fd, (line + "\n").encode())
+
+
+@app.task(base=TrackedTask, bind=True, name="bench.short")
+def short(self: TrackedTask, ms: float) -> None:
+    """A tracked job of ``ms`` milliseconds (``bench_workers.py``); its completion is
+    logged to ``BENCH_RUN_LOG``."""
+    time.sleep(ms / 1000)
+    if os.environ.get("BENCH_RUN_LOG"):
+        _run_log(f"E {self.request.id} {self.request.hostname}")
+
+
+if os.environ.get("BENCH_RUN_LOG"):
+    from celery import signals as _signals
+
+    @_signals.task_prerun.connect(weak=False)
+    def _delivered(task_id: str = "", task: Any = None, **_: Any) -> None:
+        if getattr(task, "name", None) != "bench.short":
+            return
+        redelivered = (task.request.delivery_info or {}).get("redelivered")
+        _run_log(f"D {task_id} {task.request.hostname} {1 if redelivered else 0} "
+                 f"{time.time():.3f}")
 
 
 @app.task(name="bench.sleep100_bare")

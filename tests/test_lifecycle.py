@@ -135,3 +135,19 @@ def test_untracked_tasks_leave_no_record(app: Celery, worker: Any) -> None:
     result = app.tasks["t.plain"].delay(4)
     assert result.get(timeout=10) == 4
     assert get_job(result.id, app=app) is None
+
+
+
+def test_a_second_delivery_of_an_ended_jobs_message_neither_runs_nor_revokes_it(
+        app: Celery, worker: Any, prefix: str) -> None:
+    # Given a job that failed (a second run of t.once would succeed)
+    first = app.tasks["t.once"].delay(1, f"{prefix}once")
+    with pytest.raises(ValueError):
+        first.get(timeout=10)
+    assert final(app, first.id)["status"] == "failed"
+    # When its message is delivered again (as after a visibility timeout)
+    app.tasks["t.once"].apply_async((1, f"{prefix}once"), task_id=first.id)
+    assert app.tasks["t.add"].delay(1, 1).get(timeout=10) == 2  # one consumer: in order
+    # Then the body did not run again, and the record and the result backend still agree
+    assert get_job(first.id, app=app)["status"] == "failed"
+    assert app.AsyncResult(first.id).state == "FAILURE"

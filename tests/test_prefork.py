@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import signal
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from celery import Celery
 
-from regiq_tasks import get_history, get_job
+from regiq_tasks import get_history, get_job, list_jobs
 from regiq_tasks.tracking.tracker import get_tracker
 from tests.fixtures.waiting import wait_for
 
@@ -136,3 +137,95 @@ def test_fast_jobs_keep_their_args_preview_when_the_queued_change_lands_last(
     assert get_tracker(app).flush()  # now the late `queued` changes land: ignored
     previews = [get_job(r.id, app=app)["args_preview"] for r in results]
     assert previews == [f"{i}, 1, api_key=***" for i in range(20)]
+
+
+def test_four_workers_one_killed_one_restarted_lose_no_job_and_run_none_twice(
+        make_app: Callable[..., Celery], prefork_worker: Callable[..., Any],
+        prefix: str) -> None:
+    # Given four prefork workers with distinct host names, each in its own process group,
+    # whose broker gives a killed worker's prefetched messages back after 3 s
+    app = make_app(lost_after=2)
+    env = {"REGIQ_TEST_VISIBILITY_TIMEOUT": "3"}
+    names = [f"w{i}-{uuid.uuid4().hex[:6]}@host{i}" for i in range(4)]
+    workers = [prefork_worker(app, lost_after=2, env=env, name=name, ready=False)
+               for name in names]
+    for w in workers:
+        w.wait_ready()
+    bodies = f"{prefix}bodies"
+    results = [app.tasks["t.nap"].delay(0.1, bodies) for _ in range(160)]
+    ids = {r.id for r in results}
+
+    def running_on(worker: str) -> bool:
+        return bool(list_jobs(status="running", worker=worker, app=app)["items"])
+    # When one worker's whole process group is SIGKILLed while it runs jobs
+    wait_for(lambda: running_on(names[1]), 20, "a job running on the doomed worker")
+    workers[1].kill(signal.SIGKILL)
+    workers[1].process.wait(10)
+    # and another gets a warm shutdown and comes back under the same name
+    wait_for(lambda: running_on(names[2]), 20, "a job running on the restarted worker")
+    workers[2].stop(group=False)
+    prefork_worker(app, lost_after=2, env=env, name=names[2])
+
+    # Then every job has exactly one history row
+    engine = get_tracker(app).engine
+
+    def archived() -> list[Any]:
+        with engine.connect() as connection:
+            rows = list(connection.exec_driver_sql(
+                "SELECT id, status, worker, error_type FROM job_history"))
+        return rows if len(rows) >= len(ids) else []
+    rows = wait_for(archived, 30, "a history row for every job", interval=0.2)
+    assert sorted(r[0] for r in rows) == sorted(ids)
+    # the killed worker's running jobs are lost, once; every other job succeeded
+    lost = [r for r in rows if r[1] == "lost"]
+    assert lost and {r[2] for r in lost} == {names[1]}
+    assert {r[3] for r in lost} == {"WorkerLostError"}
+    assert {r[1] for r in rows} == {"succeeded", "lost"}
+    # no body ran twice, and no lost job ran again elsewhere
+    client = app.backend.client
+    ran = {k.decode(): int(v) for k, v in client.hgetall(bodies).items()}
+    assert max(ran.values()) == 1
+    assert {r[0] for r in rows if r[1] == "succeeded"} <= ran.keys()
+    # its prefetched, unacknowledged messages came back and ran on the others
+    redelivered = {k.decode() for k in client.hkeys(f"{bodies}:redelivered")}
+    assert redelivered and not redelivered & {r[0] for r in lost}
+    assert {r[2] for r in rows if r[0] in redelivered} <= set(names) - {names[1]}
+    # and the metric counters saw each final status once
+    tracker = get_tracker(app)
+    counts = tracker.redis.hgetall(tracker.keys.metrics_cum("all"))
+    assert int(counts[b"n:lost"]) == len(lost)
+    assert int(counts[b"n:succeeded"]) == len(rows) - len(lost)
+
+
+@pytest.mark.parametrize(("lost_after", "visibility_timeout", "comes_back"),
+                         [(30, 3, "before"), (1, 15, "after")])
+def test_with_acks_late_a_killed_workers_job_runs_again_unless_the_reaper_was_first(
+        make_app: Callable[..., Celery], prefork_worker: Callable[..., Any], prefix: str,
+        lost_after: float, visibility_timeout: float, comes_back: str) -> None:
+    # Given a worker acknowledging messages after their task (acks_late), whose broker
+    # gives unacknowledged messages back after the visibility timeout (the reaper's
+    # verdict takes lost_after plus up to the 10 s lease the dead worker may have held)
+    app = make_app(lost_after=lost_after)
+    env = {"REGIQ_TEST_VISIBILITY_TIMEOUT": str(visibility_timeout),
+           "REGIQ_TEST_ACKS_LATE": "1"}
+    doomed = prefork_worker(app, lost_after=lost_after, env=env)
+    bodies = f"{prefix}bodies"
+    result = app.tasks["t.nap"].delay(2, bodies)
+    wait_for(lambda: status_of(app, result.id) == "running", 20, "job to run")
+    # When the worker is SIGKILLed mid-task and another one serves the queue
+    doomed.kill(signal.SIGKILL)
+    other = prefork_worker(app, lost_after=lost_after, env=env)
+    client = app.backend.client
+    if comes_back == "before":  # the message is back before the reaper's verdict
+        job = wait_for(lambda: (j := get_job(result.id, app=app))["status"] == "succeeded"
+                       and j, 30, "the job to run again and succeed")
+        assert job["worker"] == other.name  # one record: running again, then its outcome
+        assert client.hget(bodies, result.id) == b"1"
+        assert client.hget(f"{bodies}:redelivered", result.id) == b"1"
+    else:  # the reaper marked it lost first: lost is final, the message is not run
+        wait_for(lambda: status_of(app, result.id) == "lost", 20, "reaper to mark it lost")
+        wait_for(lambda: "had already ended lost" in other.log.read_text(), 30,
+                 "the message to be delivered again and skipped")
+        assert client.hget(bodies, result.id) is None
+        assert status_of(app, result.id) == "lost"
+        assert app.AsyncResult(result.id).state != "REVOKED"

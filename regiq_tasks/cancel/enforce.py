@@ -29,9 +29,11 @@ REVOKE_TERMINATE_WAIT = 5.0  # s: a terminate asked of the worker that has not c
 
 
 def on_start_result(rt: JobRuntime, result: tuple[str, bool] | None) -> None:
-    """Act on the reply to a job's start write: a final record means it never runs."""
+    """Act on the reply to a job's start write: a final record means it never runs (it
+    was cancelled while queued, or its message is delivered again after it ended)."""
     if result is not None and result[0] in FINAL_STATUSES:
-        rt.skip = rt.cancelled = True  # cancelled while queued: never runs
+        rt.skip = result[0]
+        rt.cancelled = result[0] == JobStatus.CANCELLED
     elif result is not None and result[1]:
         rt.cancelled = True
 

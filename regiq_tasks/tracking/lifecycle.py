@@ -175,8 +175,8 @@ def on_finished(task: Any, job_id: str, state: str | None) -> None:
     with tracker.running.finish_lock:  # a forced terminate never hits the next job here
         rt = tracker.running.unregister(job_id)
     set_current_runtime(None)
-    if rt is None:
-        return
+    if rt is None or (rt.skip and rt.skip != JobStatus.CANCELLED):
+        return  # a second delivery of an ended job's message: its record stands
     status, error = rt.outcome or (_POSTRUN_STATES.get(state, JobStatus.FAILED), None)
     change = transitions.finished(rt, JobStatus(status), time.time(), error,
                                   int(task.request.retries or 0))

@@ -68,7 +68,8 @@ class JobRuntime:
         self.flushed_current: float | None = None
         self.flushed_at = self.started_mono
         self.cancelled = False  # a cancel was requested: raise JobCancelled at the next check
-        self.skip = False  # cancelled before it started: the body must not run
+        self.skip: str | None = None  # the final status the job had at its start (cancelled
+        #                               while queued, or a second delivery): do not run it
         self.terminate_at: float | None = None  # monotonic time of a forced terminate
         self.worker: str | None = None  # the worker's node name (Celery's hostname)
         self.metadata: dict[str, Any] = {}

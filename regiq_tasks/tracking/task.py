@@ -9,9 +9,11 @@ from contextvars import ContextVar
 from typing import Any
 
 from celery import Task
+from celery.exceptions import Ignore
 
 from regiq_tasks.cancel.enforce import end_revoked, mark_cancelled
 from regiq_tasks.errors import RegiqError
+from regiq_tasks.states import JobStatus
 from regiq_tasks.tracking.runtime import JobRuntime, current_runtime
 from regiq_tasks.tracking.tracker import get_tracker
 from regiq_tasks.tracking.transitions import progressed
@@ -50,10 +52,14 @@ class TrackedTask(Task):
         rt = current_runtime()
         if rt is None or rt.task is not self:
             return self.run(*args, **kwargs)
-        if rt.skip:
+        if rt.skip == JobStatus.CANCELLED:
             logger.info("regiq: job %s was cancelled before it started; not running it",
                         rt.job_id)
             end_revoked(self, rt)
+        if rt.skip:  # its result stands; Ignore stores no state over it
+            logger.warning("regiq: job %s had already ended %s; its message, delivered again, "
+                           "is not run", rt.job_id, rt.skip)
+            raise Ignore()
         try:
             return self.run(*args, **kwargs)
         except JobCancelled:
