@@ -39,15 +39,7 @@ def test_flowers_task_page_shows_the_progress_of_a_running_job(
 
 
 def test_a_terminate_from_flower_ends_cancelled_and_revoked_in_flower(
-        app: Celery, prefork_worker: Start, flower: Flower, broker: str,
-        request: pytest.FixtureRequest) -> None:
-    if broker == "rabbitmq":
-        # Known, open (issue 15): in two full CI runs on RabbitMQ Flower never showed
-        # REVOKED (it passes alone). Suspected: a task-progress event from the pool
-        # child arrives after the main process's task-revoked, and Celery's event state
-        # ranks an unknown state (PROGRESS) above REVOKED. Run, reported, not hidden.
-        request.applymarker(pytest.mark.xfail(
-            reason="Flower may keep PROGRESS over REVOKED on RabbitMQ (open)", strict=False))
+        app: Celery, prefork_worker: Start, flower: Flower) -> None:
     prefork_worker(app, events=True)
     result = app.tasks["t.count"].delay(600, 60.0, "reindexed")
     wait_for(lambda: flower_state(flower, result.id, "PROGRESS"), 30, "PROGRESS in Flower")
