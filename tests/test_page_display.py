@@ -20,7 +20,13 @@ from tests.test_page_a11y import TABS, show_tab, write_a_bit_of_everything
 Serve = Callable[..., ServedMonitor]
 NARROW = {"width": 420, "height": 800}
 OVERFLOW = "document.documentElement.scrollWidth"
-ROW_AT = "([x, y]) => document.elementFromPoint(x, y)?.closest('tr')?.dataset.jobId"
+ROW_REACHED = """([selector, id]) => {
+  const row = document.querySelector(selector);
+  if (!row) return false;
+  const box = row.getBoundingClientRect();
+  const hit = document.elementFromPoint(box.x + 20, box.y + box.height / 2);
+  return hit?.closest('tr')?.dataset.jobId === id;
+}"""
 
 
 @pytest.fixture
@@ -53,11 +59,11 @@ def test_at_420_px_nothing_overflows_and_the_detail_is_a_closable_sheet(
     assert tab.page.evaluate(OVERFLOW) <= 420
     close.click()
     expect(detail).to_be_hidden()
-    # the table is there again: its row is what the pointer reaches at its centre
-    row_box = row.bounding_box()
-    assert row_box is not None
-    at = tab.page.evaluate(ROW_AT, [row_box["x"] + 20, row_box["y"] + row_box["height"] / 2])
-    assert at == "a11y-running"
+    # the table is there again: its row is what the pointer reaches at its centre (the
+    # rectangle and the hit test are read together in the page, polled: the live table
+    # may re-render or scroll back between two round trips)
+    tab.page.wait_for_function(ROW_REACHED, arg=[tab.row("a11y-running"), "a11y-running"],
+                               timeout=5000)
     assert tab.errors == []
 
 

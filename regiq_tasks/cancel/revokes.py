@@ -5,7 +5,8 @@ Celery handles its ``revoke`` control command in the worker's main process:
 * With terminate, it kills the pool process running the job, stores REVOKED and sends
   the ``task_revoked`` signal (``terminated=True``); ``lifecycle.on_revoked`` ends the
   job ``cancelled``, and :func:`announce_revoked` repeats the ``task-revoked`` event so
-  that Flower leaves the job's PROGRESS state (see below).
+  that Flower leaves the job's PROGRESS state (see below), once at once and once more
+  when the pool process has exited (:class:`RevokedAfterExit`).
 * Without terminate, it only adds the id to its in-memory revoked set
   (``celery.worker.state.revoked``): a running job is not told and no signal fires.
   :class:`RevokeWatch`, a duty of the main process's writer thread, compares that set
@@ -18,9 +19,12 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 import time
 from typing import Any
+from weakref import WeakKeyDictionary
 
+import psutil
 import redis
 from celery.states import REVOKED
 from celery.worker import state as worker_state
@@ -37,6 +41,8 @@ logger = logging.getLogger(__name__)
 
 REVOKE_WATCH_INTERVAL = 0.2  # s: the worker's revoked set is compared this often
 OUTSIDE_REASON = "revoked outside regiq"
+AFTER_EXIT_INTERVAL = 0.05  # s: how often terminated jobs' pool processes are looked at
+EXIT_WAIT = 5.0  # s: a terminated job's process still there then is announced anyway
 
 
 class RevokeWatch:
@@ -85,6 +91,57 @@ def announce_revoked(app: Any, request: Any, **fields: Any) -> None:
         logger.debug("regiq: task-revoked event of job %s not sent: %s", request.id, exc)
 
 
+class RevokedAfterExit:
+    """Sends ``task-revoked`` once more when a terminated job's pool process is gone.
+
+    The pool child may publish a ``task-progress`` event just before the signal lands,
+    over its own broker connection: on RabbitMQ that event can reach Flower after the
+    worker's ``task-revoked``, and Celery's event state then keeps PROGRESS. Once the
+    child has exited it can send nothing more, so the event sent then is the last word.
+    A duty of the main process's writer thread; a child still there after
+    ``EXIT_WAIT`` seconds is announced all the same.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self._pending: list[tuple[int | None, float, Any, dict[str, Any]]] = []
+        self._lock = threading.Lock()
+
+    def add(self, pid: int | None, request: Any, fields: dict[str, Any]) -> None:
+        with self._lock:
+            self._pending.append((pid, time.monotonic() + EXIT_WAIT, request, fields))
+
+    def __call__(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            due = [p for p in self._pending if now >= p[1] or not _alive(p[0])]
+            self._pending = [p for p in self._pending if p not in due]
+        for _pid, _deadline, request, fields in due:
+            announce_revoked(self.app, request, **fields)
+
+
+def _alive(pid: int | None) -> bool:
+    """Whether process ``pid`` still runs (a zombie waiting to be reaped does not)."""
+    if pid is None:
+        return False
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+_after_exit: WeakKeyDictionary[Any, RevokedAfterExit] = WeakKeyDictionary()
+
+
+def _revoked_after_exit(tracker: Any) -> RevokedAfterExit:
+    """The tracker's :class:`RevokedAfterExit`, its duty started on first use."""
+    announcer = _after_exit.get(tracker)
+    if announcer is None:
+        announcer = _after_exit[tracker] = RevokedAfterExit(tracker.app)
+        tracker.add_duty("revoked-after-exit", AFTER_EXIT_INTERVAL, announcer)
+    return announcer
+
+
 def on_revoked(task: Any, request: Any, expired: bool, terminated: bool = False,
                signum: Any = None) -> None:
     """Celery revoked a job (from regiq, Flower or ``celery control``): cancelled.
@@ -116,8 +173,10 @@ def _terminated(task: Any, request: Any, change: Any, cancel: dict[str, Any],
 
     def on_result(status: str, _cancelled: bool) -> None:
         if status == JobStatus.CANCELLED:
-            announce_revoked(task.app, request, terminated=True, signum=signame,
-                             expired=False)
+            fields = {"terminated": True, "signum": signame, "expired": False}
+            announce_revoked(task.app, request, **fields)
+            _revoked_after_exit(get_tracker(task.app)).add(
+                getattr(request, "worker_pid", None), request, fields)
     change.on_result = on_result
 
 
