@@ -81,7 +81,8 @@ def get_history(*, status: str | None = None, type: str | None = None,
                        until=until, limit=limit, cursor=cursor)
     tracker = _tracker(app)
     with reachable("get_history"):
-        items, next_cursor = repository.query_history(tracker.existing_engine, q)
+        items, next_cursor = repository.query_history(
+            tracker.existing_engine, q, tracker.settings.history_query_timeout)
     annotate_jobs(tracker, items)  # archived jobs are final: no read, the fields only
     return {"items": items, "next_cursor": next_cursor}
 
@@ -96,7 +97,8 @@ def get_pipeline(pipeline_id: str, *, app: Any = None) -> dict[str, Any] | None:
         entries, cancelled = tracker.store.pipeline_plan(pipeline_id)
         archived = _all_pages(lambda cursor: repository.query_history(
             tracker.existing_engine,
-            JobQuery.build(pipeline_id=pipeline_id, limit=500, cursor=cursor)))
+            JobQuery.build(pipeline_id=pipeline_id, limit=500, cursor=cursor),
+            tracker.settings.history_query_timeout))
     jobs = {**{j["id"]: j for j in archived}, **live}
     if not jobs:
         return None

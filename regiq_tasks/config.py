@@ -41,6 +41,7 @@ DEFAULT_HISTORY_RETENTION_DAYS = 90  # days archived jobs are kept in SQL (0: fo
 DEFAULT_AUTO_MIGRATE = True  # workers bring the history schema to head before archiving
 DEFAULT_HEALTH_TIMEOUT = 1.5  # s: the health answer waits this long for its checks
 DEFAULT_ARCHIVE_LAG = 60.0  # s: finished jobs waiting longer for the history: degraded
+DEFAULT_HISTORY_QUERY_TIMEOUT = 10.0  # s: a history listing running longer is cancelled (0: never)
 # Resource alerts (docs/alerts.md): thresholds, and how long each condition must hold
 # (and then be clear) before it raises (and resolves) its alert.
 DEFAULT_ALERT_WATCH_INTERVAL = 5.0  # s between two evaluations (one worker, a lease)
@@ -118,6 +119,7 @@ class Settings:
     history_retention_days: int = DEFAULT_HISTORY_RETENTION_DAYS
     health_timeout: float = DEFAULT_HEALTH_TIMEOUT
     archive_lag: float = DEFAULT_ARCHIVE_LAG
+    history_query_timeout: float = DEFAULT_HISTORY_QUERY_TIMEOUT
     alert_watch_interval: float = DEFAULT_ALERT_WATCH_INTERVAL
     alert_queue_wait: float = DEFAULT_ALERT_QUEUE_WAIT
     alert_queue_wait_for: float = 0.0
@@ -152,7 +154,8 @@ class Settings:
         for name in ("alert_watch_interval", "alert_queue_wait"):
             if getattr(self, name) <= 0:
                 raise ConfigurationError(f"regiq setting {name} must be > 0")
-        for name in ("alert_queue_wait_for", "alert_no_consumer_for", "alert_archive_lag_for",
+        for name in ("history_query_timeout", "alert_queue_wait_for", "alert_no_consumer_for",
+                     "alert_archive_lag_for",
                      "alert_worker_offline_for", "alert_disk_for", "alert_memory_for",
                      "alert_host_cpu_for", "alert_worker_rss"):
             if getattr(self, name) < 0:

@@ -93,6 +93,23 @@ class StoreUnavailable(RegiqError):
         return f"{self.dependency} {self.problem}"
 
 
+class HistoryQueryTimeout(StoreUnavailable):
+    """A history listing ran past ``history_query_timeout`` and was cancelled by the
+    database: filters that no index serves together, over a large history."""
+
+    problem = "query timed out"
+
+    def __init__(self, seconds: float, context: str | None = None) -> None:
+        self.hint = (f"after {seconds:g} s (REGIQ_HISTORY_QUERY_TIMEOUT): narrow the "
+                     "listing with since/until or a more selective filter")
+        super().__init__(HISTORY_DATABASE, self.hint, context)
+        self.seconds = seconds
+
+    @property
+    def summary(self) -> str:
+        return f"{self.dependency} {self.problem} {self.hint}"
+
+
 class HistoryNotFound(StoreUnavailable):
     """The history database (or its schema) does not exist: readers never create it."""
 

@@ -18,6 +18,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, select, text
 
+from regiq_tasks.errors import HistoryQueryTimeout
 from regiq_tasks.history import (
     JOB_HISTORY,
     VERSION_TABLE,
@@ -363,6 +364,25 @@ def test_each_filter_lists_only_the_matching_jobs(history_engine: Engine, field:
     pages = walk(history_engine, limit=2, **{field: value})
 
     assert ids(flat(pages)) == newest_first(records[:5])
+
+
+def test_a_listing_past_its_timeout_is_cancelled_and_the_next_reads_are_not_limited(
+        history_engine: Engine) -> None:
+    # 20,000 failures on one worker: no index serves status and worker together, so a
+    # page of another worker's failures reads them all before it finds there are none
+    upsert_jobs(history_engine, [job(f"f{i}", created=BASE + timedelta(milliseconds=i),
+                                     status="failed", worker="celery@a")
+                                 for i in range(20_000)])
+    rare = JobQuery.build(status="failed", worker="celery@b", limit=50)
+    with pytest.raises(HistoryQueryTimeout) as caught:
+        query_history(history_engine, rare, timeout=0.001)
+    assert caught.value.summary.startswith("history database query timed out after 0.001 s")
+    assert "since/until" in caught.value.summary
+    # the limit was the block's own: the pool's connections read past it afterwards
+    assert query_history(history_engine, rare) == ([], None)
+    assert query_history(history_engine, rare, timeout=60) == ([], None)
+    first, _ = query_history(history_engine, JobQuery.build(limit=3), timeout=60)
+    assert ids(first) == ["f19999", "f19998", "f19997"]
 
 
 def test_root_id_is_accepted_as_the_pipeline_filter(history_engine: Engine) -> None:

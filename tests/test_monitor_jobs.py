@@ -11,10 +11,12 @@ from celery import Celery, chain, group
 
 from regiq_tasks import get_history, get_job
 from regiq_tasks.errors import HistoryNotFound
+from regiq_tasks.history import repository, upgrade
 from regiq_tasks.tracking.tracker import get_tracker
 from tests.fixtures.monitor import Monitor
 from tests.fixtures.services import worker_with_housekeeper
 from tests.fixtures.waiting import wait_for
+from tests.test_history import BASE, job
 
 
 @pytest.fixture
@@ -116,6 +118,26 @@ def test_history_lists_archived_jobs_with_every_filter(make_app: Callable[..., C
     second = monitor.json("/status/jobs/history", limit=1, cursor=first["next_cursor"])
     assert ids(first) + ids(second) == [bad, ok] and second["next_cursor"] is None
     assert monitor.json(f"/status/jobs/{ok}")["status"] == "succeeded"
+
+
+def test_a_history_listing_past_its_timeout_is_a_503_saying_how_to_narrow_it(
+        make_app: Callable[..., Celery], database_url: str) -> None:
+    app = make_app(database_url=database_url, history_query_timeout=0.001)
+    upgrade(database_url)
+    repository.upsert_jobs(get_tracker(app).engine, [
+        job(f"f{i}", created=BASE + timedelta(milliseconds=i), status="failed",
+            worker="celery@a") for i in range(20_000)])
+    monitor = Monitor(app)
+    response = monitor.get("/status/jobs/history",
+                           query={"status": "failed", "worker": "celery@b"})
+    assert response.status_code == 503
+    error = response.get_json()["error"]
+    assert error["code"] == "unavailable" and "Traceback" not in response.get_data(as_text=True)
+    assert error["message"] == (
+        "history database query timed out after 0.001 s (REGIQ_HISTORY_QUERY_TIMEOUT): "
+        "narrow the listing with since/until or a more selective filter")
+    # a page an index serves at once is not cut short: the limit is per listing
+    assert ids(monitor.json("/status/jobs/history", limit=1, worker="celery@a")) == ["f19999"]
 
 
 def test_a_job_only_in_history_is_found_and_refuses_progress(make_app: Callable[..., Celery]

@@ -10,7 +10,9 @@ from __future__ import annotations
 import functools
 import json
 import math
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,12 +27,14 @@ from sqlalchemy import (
     Integer,
     Select,
     and_,
+    func,
     literal,
     select,
     tuple_,
 )
+from sqlalchemy.exc import OperationalError
 
-from regiq_tasks.errors import InvalidParameter
+from regiq_tasks.errors import HistoryQueryTimeout, InvalidParameter
 from regiq_tasks.history.db import dialect_insert
 from regiq_tasks.history.models import (
     ARGS_PREVIEW_LENGTH,
@@ -318,9 +322,42 @@ def listing_statement(q: JobQuery, dialect_name: str) -> Select[Any]:
             .limit(q.limit + 1))
 
 
-def query_history(engine: Engine, q: JobQuery) -> tuple[list[dict[str, Any]], str | None]:
-    """One page of archived jobs, newest first, and the cursor of the next (None at end)."""
-    with engine.connect() as connection:
+QUERY_CANCELED = "57014"  # PostgreSQL's SQLSTATE of a statement cancelled by its timeout
+
+
+@contextmanager
+def time_limited(connection: Connection, seconds: float) -> Iterator[None]:
+    """Cancel what the block runs on ``connection`` past ``seconds`` (0: no limit) and
+    raise :class:`HistoryQueryTimeout`: PostgreSQL's ``statement_timeout`` for the
+    block's transaction, SQLite's progress handler."""
+    if seconds <= 0:
+        yield
+        return
+    dialect = connection.dialect.name
+    driver = connection.connection.driver_connection if dialect == "sqlite" else None
+    if dialect == "postgresql":
+        connection.execute(select(func.set_config("statement_timeout",
+                                                  str(max(1, round(seconds * 1000))), True)))
+    elif driver is not None:
+        deadline = time.monotonic() + seconds
+        driver.set_progress_handler(lambda: time.monotonic() > deadline, 10_000)
+    try:
+        yield
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) == QUERY_CANCELED or (
+                dialect == "sqlite" and "interrupted" in str(exc.orig)):
+            raise HistoryQueryTimeout(seconds) from exc
+        raise
+    finally:
+        if driver is not None:
+            driver.set_progress_handler(None, 0)
+
+
+def query_history(engine: Engine, q: JobQuery,
+                  timeout: float = 0.0) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of archived jobs, newest first, and the cursor of the next (None at end);
+    cancelled with :class:`HistoryQueryTimeout` past ``timeout`` seconds (0: never)."""
+    with engine.connect() as connection, time_limited(connection, timeout):
         rows = connection.execute(listing_statement(q, engine.dialect.name)).all()
     page = rows[:q.limit]
     items = [dict(row.record) for row in page]
