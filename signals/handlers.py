@@ -13,7 +13,7 @@ from celery import signals
 from celery._state import get_current_worker_task
 
 from regiq_tasks.cancel import revokes
-from regiq_tasks.cancel.revokes import REVOKE_WATCH_INTERVAL, RevokeWatch
+from regiq_tasks.cancel.revokes import watch_revokes
 from regiq_tasks.housekeeping.keeper import start_housekeeper, stop_housekeeper
 from regiq_tasks.states import JobStatus
 from regiq_tasks.tracking import lifecycle
@@ -93,8 +93,7 @@ def on_worker_ready(sender: Any = None, **_: Any) -> None:
     for app in _apps:
         lifecycle.on_worker_ready(app, hostname, worker)
         start_housekeeper(app, hostname)
-        tracker = get_tracker(app)
-        tracker.add_duty("revoke-watch", REVOKE_WATCH_INTERVAL, RevokeWatch(tracker))
+        watch_revokes(get_tracker(app))
 
 
 def on_worker_shutdown(**_: Any) -> None:

@@ -57,6 +57,11 @@ def test_a_terminate_revoke_ends_cancelled_saying_so_and_raises_no_alert(
     assert alert_queue_length(app, prefix) == 0  # no job_failed alert was handed off
     assert result.state == "REVOKED"
     assert app.tasks["t.add"].delay(1, 1).get(timeout=20) == 2  # the child was replaced
+    # and the main process still writes what it sees: a second terminate ends cancelled
+    again = app.tasks["t.count"].delay(600, 60.0, "again")
+    wait_for(lambda: progressing(app, again.id, 1), 20, "second job to make progress")
+    app.control.revoke(again.id, terminate=True)
+    wait_for(lambda: status_of(app, again.id) == "cancelled", 20, "second job cancelled")
 
 
 def test_a_revoke_without_terminate_stops_a_running_job_at_its_next_check(

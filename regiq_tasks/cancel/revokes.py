@@ -82,9 +82,16 @@ def announce_revoked(app: Any, request: Any, **fields: Any) -> None:
     Celery's event state (what Flower shows) ranks any custom state, PROGRESS included,
     above REVOKED, and so keeps PROGRESS after Celery's own ``task-revoked``; an event
     that carries the ``state`` field sets it all the same.
+
+    Sent on a connection of its own, never one of the app's pooled ones: this runs in
+    the writer thread of the worker's main process, and there a publish through
+    ``default_dispatcher`` (a pooled connection) was seen never to return on RabbitMQ,
+    about one terminate in five under load (the event loop of the main thread may read
+    the same connection). Terminates are rare; a connection each costs nothing here.
     """
     try:
-        with app.events.default_dispatcher(hostname=request.hostname) as dispatcher:
+        with app.connection_for_write() as connection, app.events.Dispatcher(
+                connection, hostname=request.hostname) as dispatcher:
             dispatcher.send("task-revoked", uuid=request.id, retry=False, state=REVOKED,
                             **fields)
     except (OSError, KombuError, RedisError) as exc:  # a courtesy to Flower, never an error
@@ -133,13 +140,12 @@ def _alive(pid: int | None) -> bool:
 _after_exit: WeakKeyDictionary[Any, RevokedAfterExit] = WeakKeyDictionary()
 
 
-def _revoked_after_exit(tracker: Any) -> RevokedAfterExit:
-    """The tracker's :class:`RevokedAfterExit`, its duty started on first use."""
-    announcer = _after_exit.get(tracker)
-    if announcer is None:
-        announcer = _after_exit[tracker] = RevokedAfterExit(tracker.app)
-        tracker.add_duty("revoked-after-exit", AFTER_EXIT_INTERVAL, announcer)
-    return announcer
+def watch_revokes(tracker: Any) -> None:
+    """Start the main process's revoke duties (:class:`RevokeWatch`,
+    :class:`RevokedAfterExit`) in its writer thread; called once the worker is ready."""
+    tracker.add_duty("revoke-watch", REVOKE_WATCH_INTERVAL, RevokeWatch(tracker))
+    announcer = _after_exit.setdefault(tracker, RevokedAfterExit(tracker.app))
+    tracker.add_duty("revoked-after-exit", AFTER_EXIT_INTERVAL, announcer)
 
 
 def on_revoked(task: Any, request: Any, expired: bool, terminated: bool = False,
@@ -175,8 +181,9 @@ def _terminated(task: Any, request: Any, change: Any, cancel: dict[str, Any],
         if status == JobStatus.CANCELLED:
             fields = {"terminated": True, "signum": signame, "expired": False}
             announce_revoked(task.app, request, **fields)
-            _revoked_after_exit(get_tracker(task.app)).add(
-                getattr(request, "worker_pid", None), request, fields)
+            announcer = _after_exit.get(get_tracker(task.app))
+            if announcer is not None:  # runs in the writer thread: never starts a duty
+                announcer.add(getattr(request, "worker_pid", None), request, fields)
     change.on_result = on_result
 
 

@@ -120,7 +120,10 @@ class Writer:
 
     # -- writer thread ---------------------------------------------------------------
     def start(self) -> None:
-        """Start the writer thread (idempotent)."""
+        """Start the writer thread (idempotent; a no-op from the writer thread itself,
+        whose flush holds the lock)."""
+        if self._thread is not None:
+            return
         with self._lock:
             if self._thread is not None:
                 return
