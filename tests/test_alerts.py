@@ -14,6 +14,7 @@ from regiq_tasks import get_job
 from regiq_tasks.housekeeping.keeper import start_housekeeper, stop_housekeeper
 from regiq_tasks.tracking.tracker import get_tracker
 from tests.fixtures.alerts import alert_worker, alerts_of, define_alert_tasks, wait_alert
+from tests.fixtures.services import BROKERS
 from tests.fixtures.waiting import wait_for
 
 Start = Callable[..., Any]
@@ -111,6 +112,7 @@ def test_new_and_resolved_alerts_are_emitted_on_the_socketio_channel(app: Celery
 
 
 @pytest.mark.prefork
+@pytest.mark.parametrize("broker", BROKERS, indirect=True)
 def test_a_pool_process_killed_mid_job_raises_a_job_lost_alert(
         app: Celery, prefork_worker: Start) -> None:
     prefork_worker(app)

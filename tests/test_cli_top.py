@@ -40,7 +40,8 @@ def top(app: Celery) -> Iterator[Callable[..., Any]]:
     cli_target.app = app
 
     def invoke(*args: str) -> Any:
-        return CliRunner().invoke(main, ["top", *args, *APP])
+        # off a terminal, at the default width whatever COLUMNS the test run has
+        return CliRunner().invoke(main, ["top", *args, *APP], env={"COLUMNS": None})
     yield invoke
     cli_target.app = None
 
