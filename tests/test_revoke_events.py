@@ -12,11 +12,13 @@ import uuid
 from collections.abc import Iterator
 from types import SimpleNamespace
 
+import billiard
 import pytest
 from celery import Celery
 from celery.events.state import State
 
 from regiq_tasks.cancel.revokes import RevokedAfterExit, announce_revoked
+from tests.fixtures.services import BROKERS
 from tests.fixtures.waiting import wait_for
 
 
@@ -97,3 +99,25 @@ def test_a_child_that_never_exits_is_announced_after_the_wait(
     finally:
         child.kill()
         child.wait(10)
+
+
+def _nothing() -> None:
+    """A forked process's body: kombu's after-fork cleanup has run by then."""
+
+
+@pytest.mark.parametrize("broker", BROKERS, indirect=True)
+def test_the_repeated_revoke_arrives_after_the_pool_forked_a_process(
+        app: Celery, flower_state: State) -> None:
+    # The worker's main process has used a pooled broker connection, then the pool forks
+    # the process that replaces the terminated one. On AMQP, kombu's after-fork cleanup
+    # in the child shuts the inherited pooled socket down under the parent as well.
+    job_id = f"fork-{uuid.uuid4()}"
+    with app.events.default_dispatcher(hostname="w1@test") as dispatcher:
+        dispatcher.send("task-started", uuid=job_id)
+    wait_for(lambda: shown(flower_state, job_id) == "STARTED", 10, "STARTED shown")
+    child = billiard.Process(target=_nothing)
+    child.start()
+    child.join(10)
+    announce_revoked(app, SimpleNamespace(id=job_id, hostname="w1@test"),
+                     terminated=True, signum="SIGTERM", expired=False)
+    wait_for(lambda: shown(flower_state, job_id) == "REVOKED", 10, "REVOKED shown")

@@ -83,11 +83,13 @@ def announce_revoked(app: Any, request: Any, **fields: Any) -> None:
     above REVOKED, and so keeps PROGRESS after Celery's own ``task-revoked``; an event
     that carries the ``state`` field sets it all the same.
 
-    Sent on a connection of its own, never one of the app's pooled ones: this runs in
-    the writer thread of the worker's main process, and there a publish through
-    ``default_dispatcher`` (a pooled connection) was seen never to return on RabbitMQ,
-    about one terminate in five under load (the event loop of the main thread may read
-    the same connection). Terminates are rare; a connection each costs nothing here.
+    Sent on a connection of its own, never one of the app's pooled ones. A terminate
+    makes the pool fork a replacement process, and kombu's after-fork cleanup in that
+    child closes the pooled connections it inherited: on AMQP that shuts the socket
+    down under the main process too, so its next publish on the pool fails once
+    (``ConnectionResetError``) and, without retries, this event was lost (about one
+    terminate in five on RabbitMQ). A plain connection is in no pool, so no child
+    touches it; terminates are rare, a connection each costs nothing.
     """
     try:
         with app.connection_for_write() as connection, app.events.Dispatcher(
