@@ -267,7 +267,11 @@ def count(run: Run, engine: Any, tracker: Any, log_dir: Path) -> dict[str, Any]:
                                        if j not in deliveries),
         "not_published": sorted(per_id.keys() - published),
         "duplicate_rows": sorted(j for j, c in per_id.items() if c > 1),
-        "lost": len(lost), "lost_on_other_workers": [r[0] for r in lost if r[2] != victim],
+        "lost": len(lost),
+        "lost_on_other_workers": [r[0] for r in lost if r[2] not in (victim, None)],
+        # acknowledged by a worker that died before writing it running (its accept mark):
+        # no worker recorded, never delivered to a task
+        "lost_never_started": sorted(r[0] for r in lost if r[2] is None),
         "lost_error_types": dict(Counter(r[3] for r in lost)),
         "started_on_killed_worker": len(on_victim),
         "cut_short_on_killed_worker": len(cut_short),
@@ -323,7 +327,8 @@ def report(args: argparse.Namespace, run: Run, figures: dict[str, Any], wall: fl
     print(f"killed worker: {figures['started_on_killed_worker']:,} jobs started there, "
           f"{figures['cut_short_on_killed_worker']} cut short, {figures['lost']} lost "
           f"({figures['lost_error_types']}), {figures['lost_with_completed_body']} of them "
-          f"after their body ended (final write not yet sent)")
+          f"after their body ended (final write not yet sent), "
+          f"{len(figures['lost_never_started'])} acknowledged but never started")
     before = figures["redelivered_before_restart"]
     print(f"redelivered: {before} before the restart (the killed worker's prefetched "
           f"messages), {figures['redelivered'] - before} after it (the restarted worker's, "

@@ -63,6 +63,26 @@ def test_running_jobs_of_a_vanished_worker_become_lost_through_the_reaper(
     assert "no heartbeat" in job["error"]["message"]
 
 
+def test_a_job_whose_worker_dies_after_acknowledging_it_and_before_starting_it_ends_lost(
+        make_app: Callable[..., Celery], prefork_worker: Callable[..., Any]) -> None:
+    # Celery's early acknowledgement: the main process acknowledges the message when a
+    # pool process takes it, just before that process writes the job running. The gate
+    # of the worker app holds t.gate in that moment, and the whole worker is killed.
+    app = make_app(lost_after=2)
+    doomed = prefork_worker(app, lost_after=2)
+    result = app.tasks["t.gate"].delay()
+    tracker = get_tracker(app)
+    wait_for(lambda: tracker.redis.zscore(tracker.keys.running, result.id) is not None, 20,
+             "the main process's accept mark")
+    assert status_of(app, result.id) == "queued"  # taken, acknowledged, not started
+    doomed.kill(signal.SIGKILL)
+    prefork_worker(app, lost_after=2)  # any other worker runs the reaper
+    wait_for(lambda: status_of(app, result.id) == "lost", 30, "reaper to mark it lost")
+    job = get_job(result.id, app=app)
+    assert job["error"]["type"] == "WorkerLostError" and job["started_at"] is None
+    assert get_tracker(app).redis.zscore(tracker.keys.running, result.id) is None
+
+
 def test_a_long_job_keeps_running_while_its_heartbeat_is_renewed(
         make_app: Callable[..., Celery], prefork_worker: Callable[..., Any]) -> None:
     app = make_app(lost_after=1.5)

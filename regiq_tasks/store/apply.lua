@@ -26,7 +26,12 @@ if ARGV[10] ~= '' then
   if ARGV[9] ~= '' then redis.call('HSETNX', K.plan(ARGV[10]), id, ARGV[9]) end
   if not (status and FINAL[status]) then redis.call('PERSIST', K.plan(ARGV[10])) end
 end
-if status and FINAL[status] then return {status, cur.cancel_requested or ''} end
+if status and FINAL[status] then
+  -- a reap of an ended job: drop a leftover running entry (an accept mark made while
+  -- the job was still queued, then cancelled), or the reaper would find it every pass
+  if ARGV[6] ~= '' then redis.call('ZREM', KEYS[4], id) end
+  return {status, cur.cancel_requested or ''}
+end
 if not status and new == '' then return {'', ''} end
 if ARGV[6] ~= '' then
   if not status then redis.call('ZREM', KEYS[4], id) return {'', ''} end
@@ -95,7 +100,9 @@ for d, dimension in ipairs(INDEX_DIMENSIONS) do
 end
 if new == 'running' then
   redis.call('ZADD', KEYS[4], now, id)
-elseif new ~= '' then
+elseif new ~= '' and new ~= 'queued' then
+  -- (a queued change never follows running or retrying; one landing after the worker's
+  -- accept mark, tracking/accepted.py, leaves the mark in place)
   redis.call('ZREM', KEYS[4], id)
 end
 if new ~= '' and FINAL[new] then

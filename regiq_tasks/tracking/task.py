@@ -40,6 +40,8 @@ class TrackedTask(Task):
     (LOW, MEDIUM, HIGH or CRITICAL; default HIGH), ``expected_duration`` (seconds).
     """
 
+    # marks the job before Celery acknowledges its message (tracking/accepted.py)
+    Request = "regiq_tasks.tracking.accepted:AcceptedRequest"
     job_type: str | None = None
     alert_severity: str = "HIGH"
     expected_duration: float | None = None

@@ -61,6 +61,7 @@ class Tracker:
         self.logs = PendingLogs(self.settings.job_log_lines, self.settings.job_log_bytes) \
             if self.settings.job_log_lines else None  # the running jobs' waiting log lines
         self.log_handler: JobLogHandler | None = None  # installed by the first job here
+        self.accept_marks: Any = None  # tracking.accepted.AcceptMarks, in a worker's main
 
     @property
     def redis(self) -> redis.Redis:
