@@ -35,7 +35,9 @@ from regiq_tasks.tracking.tracker import get_tracker
 
 logger = logging.getLogger(__name__)
 
-RETRY_AFTER = 1.0  # s: after a failed send, marks are skipped this long (never a stall)
+# s: after a failed send, marks are skipped this long, doubling up to RETRY_MAX while
+# they keep failing (a connect to an unreachable Redis may block up to its timeout)
+RETRY_AFTER, RETRY_MAX = 1.0, 30.0
 # KEYS: 1 job hash, 2 running zset. ARGV: 1 job id. Sent with EVAL (no reply can say
 # NOSCRIPT here): Redis caches the script by its text.
 MARK = ("local s = redis.call('HGET', KEYS[1], 'status') "
@@ -52,6 +54,7 @@ class AcceptMarks:
         self.tracker = tracker
         self._conn: Any = None
         self._skip_until = 0.0
+        self._pause = RETRY_AFTER
         self._warned = False
 
     def mark(self, job_id: str) -> None:
@@ -65,13 +68,15 @@ class AcceptMarks:
                 "EVAL", MARK, 2, keys.job(job_id), keys.running, job_id), check_health=False)
         except (redis.RedisError, OSError) as exc:
             self.close()
-            self._skip_until = time.monotonic() + RETRY_AFTER
+            self._skip_until = time.monotonic() + self._pause
+            self._pause = min(RETRY_MAX, self._pause * 2)
             if not self._warned:
                 logger.warning("regiq: accept mark of job %s not sent (%s); a worker that "
                                "dies now may leave a job queued", job_id, exc)
                 self._warned = True
             return
         self._warned = False
+        self._pause = RETRY_AFTER
 
     def _connect(self) -> Any:
         conn = self.tracker.redis.connection_pool.make_connection()
