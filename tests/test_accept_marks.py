@@ -5,8 +5,7 @@ comes back. The whole path, a worker killed in that moment, is in test_prefork.p
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 from celery import Celery
@@ -16,15 +15,6 @@ from regiq_tasks.tracking.accepted import AcceptMarks
 from regiq_tasks.tracking.tracker import get_tracker
 from tests.fixtures.redis_server import RedisServer
 from tests.fixtures.waiting import wait_for
-
-
-@pytest.fixture
-def volatile_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis", persistent=False).start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def test_only_a_queued_or_unwritten_job_is_marked(app: Celery) -> None:

@@ -8,8 +8,7 @@ the listener can have marked the job.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -96,15 +95,6 @@ def test_a_terminate_request_starts_the_grace_period(make_app: Callable[..., Cel
     assert before + 7 <= rt.terminate_at <= time.monotonic() + 7
     other = _running(app, "push-other", task)
     assert not other.cancelled  # a request for another job marks only that job
-
-
-@pytest.fixture
-def volatile_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis", persistent=False).start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def test_the_listener_comes_back_with_redis(make_app: Callable[..., Celery],

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import re
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,14 +39,6 @@ from tests.fixtures.services import status_or_none, worker_with_housekeeper
 from tests.fixtures.waiting import wait_for
 
 RECOVER_WITHIN = 15.0  # s: back within seconds, not at the next worker restart
-
-
-@pytest.fixture
-def volatile_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    """A tracking Redis without persistence: a restart comes back empty."""
-    server = RedisServer(tmp_path / "volatile-redis", persistent=False).start()
-    yield server
-    server.stop()
 
 
 def history_counts(app: Celery) -> dict[str, int]:
