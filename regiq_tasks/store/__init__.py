@@ -69,6 +69,11 @@ class Change:
         return json.dumps(data, separators=(",", ":"), default=str)
 
 
+def bare_script(name: str) -> str:
+    """A script of this package as it is, without the prelude (``accept_mark.lua``)."""
+    return resources.files(__package__).joinpath(name).read_text()
+
+
 def _load(name: str) -> str:
     """A script of this package, after the key prelude and the metric counters' update
     (``metrics.lua``: ``record_metrics``, called by ``apply.lua`` and ``cancel.lua``)."""

@@ -31,6 +31,7 @@ from typing import Any
 import redis
 from celery.worker.request import Request
 
+from regiq_tasks.store import bare_script
 from regiq_tasks.tracking.tracker import get_tracker
 
 logger = logging.getLogger(__name__)
@@ -38,13 +39,7 @@ logger = logging.getLogger(__name__)
 # s: after a failed send, marks are skipped this long, doubling up to RETRY_MAX while
 # they keep failing (a connect to an unreachable Redis may block up to its timeout)
 RETRY_AFTER, RETRY_MAX = 1.0, 30.0
-# KEYS: 1 job hash, 2 running zset. ARGV: 1 job id. Sent with EVAL (no reply can say
-# NOSCRIPT here): Redis caches the script by its text.
-MARK = ("local s = redis.call('HGET', KEYS[1], 'status') "
-        "if not s or s == 'queued' then "
-        "local t = redis.call('TIME') "
-        "redis.call('ZADD', KEYS[2], 'NX', tonumber(t[1]) + tonumber(t[2]) / 1e6, ARGV[1]) "
-        "end")
+MARK = bare_script("accept_mark.lua")  # sent with EVAL: Redis caches it by its text
 
 
 class AcceptMarks:
