@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from regiq_tasks import get_history, get_job
 from regiq_tasks.history import JobHistory, make_engine, upgrade
+from regiq_tasks.history.repository import get_job as archived_record
 from regiq_tasks.housekeeping.archive import Archiver
 from regiq_tasks.states import JobStatus
 from regiq_tasks.store import Change, index_member
@@ -176,3 +177,30 @@ def test_the_archiver_recreates_its_stream_and_group_when_redis_lost_them(
     store.apply(Change("later", JobStatus.SUCCEEDED, fill={"id": "later", "name": "t.add"}))
     assert archiver.run_once() == 1
     assert row_counts(engine) == {**{job_id: 1 for job_id in first}, "later": 1}
+
+
+def test_the_archived_record_is_the_live_record_whatever_its_values_hold(
+        app: Celery, engine: Engine) -> None:
+    """The archiver reads each job hash as one JSON text (archive_read.lua): quotes,
+    backslashes, slashes, control characters, non-ASCII text, JSON the standard library
+    wrote (NaN, integers beyond 64 bits) and bytes that are not UTF-8 all reach the
+    history as the live store reads them."""
+    store = get_tracker(app).store
+    now = time.time()
+    text = 'quote " back \\ slash / tab \t nl \n bell \x07 é ✓ 𝄞'
+    store.apply(Change("odd-1", JobStatus.QUEUED, fill={
+        "id": "odd-1", "name": text, "type": "ingest", "created_at": now,
+        "_ix": index_member(now, "odd-1"), "args_preview": text}))
+    store.apply(Change("odd-1", JobStatus.FAILED, set={
+        "finished_at": now + 0.25, "progress_message": text,
+        "metadata": {"big": 2**70, "text": text, "list": [1, None, "x"]},
+        "error": {"type": "ValueError", "message": text, "traceback": text}}))
+    store.client.hset(store.keys.job("odd-1"), "worker", b"celery@\xffhost")
+    live = store.get("odd-1")
+    assert live is not None and live["worker"] == "celery@\ufffdhost"
+
+    assert Archiver(store, engine, live_ttl=60).drain() == 1
+
+    archived = archived_record(engine, "odd-1")
+    assert archived == live
+    assert archived["metadata"]["big"] == 2**70 and archived["error"]["message"] == text

@@ -8,7 +8,6 @@ after it, so pages neither repeat nor skip items while newer jobs are archived.
 from __future__ import annotations
 
 import functools
-import json
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -45,7 +44,8 @@ from regiq_tasks.history.models import (
     UTCDateTime,
     as_utc,
 )
-from regiq_tasks.store.filters import JobQuery, encode_cursor, to_datetime
+from regiq_tasks.jsoncodec import dumps_finite
+from regiq_tasks.store.filters import EARLIEST, LATEST, JobQuery, encode_cursor, to_datetime
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ONE_MICROSECOND = timedelta(microseconds=1)
@@ -104,6 +104,20 @@ def _int(value: Any, bits: int) -> int | None:
     return number if -(1 << (bits - 1)) <= number < 1 << (bits - 1) else None
 
 
+def _moment(value: Any, name: str) -> datetime | None:
+    """A record's time as an aware UTC datetime: its own ISO-8601 form ("...Z", the form
+    every record is written in) read directly, anything else through ``to_datetime``
+    (which also says why a value is refused)."""
+    if type(value) is str and value.endswith("Z"):
+        try:
+            moment = datetime.fromisoformat(value)  # "Z" reads as UTC
+        except ValueError:
+            return to_datetime(value, name)
+        if EARLIEST <= moment <= LATEST:
+            return moment
+    return to_datetime(value, name)
+
+
 def _block(record: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     """A nested object of the record (error, resources, progress), empty when null."""
     value = record.get(name)
@@ -124,7 +138,7 @@ def row_from_record(record: Mapping[str, Any], *, now: datetime | None = None) -
     now = as_utc(now) or datetime.now(UTC)
     row: dict[str, Any] = {name: _string(get(name), limit)
                            for name, limit in COLUMN_LENGTHS.items()}
-    created, started, finished = (to_datetime(get(name), name)
+    created, started, finished = (_moment(get(name), name)
                                   for name in ("created_at", "started_at", "finished_at"))
     error, resources = _block(record, "error"), _block(record, "resources")
     row.update(
@@ -218,25 +232,6 @@ def _stage_statements() -> tuple[str, str, str]:
     return create, copy, upsert
 
 
-def _json(record: Mapping[str, Any]) -> str:
-    """The record as PostgreSQL's json takes it: a number that is not finite (which JSON
-    cannot spell) as null."""
-    try:
-        return json.dumps(record, allow_nan=False)
-    except ValueError:
-        return json.dumps(_finite(record), allow_nan=False)
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
-
-
 def _copy_upsert(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """PostgreSQL through psycopg 3: COPY the rows (distinct ids) into a temporary table of
     this session, emptied at commit, then one ``INSERT ... SELECT ... ON CONFLICT (id) DO
@@ -249,7 +244,7 @@ def _copy_upsert(connection: Connection, rows: Sequence[dict[str, Any]]) -> None
         with cursor.copy(copy_sql) as copy:
             copy.set_types(_COPY_TYPES)
             for row in rows:
-                row["record"] = _json(row["record"])
+                row["record"] = dumps_finite(row["record"])
                 copy.write_row([row[name] for name in _COLUMNS])
     finally:
         cursor.close()

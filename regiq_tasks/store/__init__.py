@@ -24,7 +24,7 @@ from regiq_tasks.store.keys import ARCHIVER_GROUP, Keys, index_member
 from regiq_tasks.store.logs import JobLogStore, KeptLines, LogAppend, kept_run
 from regiq_tasks.store.prelude import lua_prelude
 from regiq_tasks.store.query import JobLister
-from regiq_tasks.store.record import RECORD_FIELDS, record_from_hash, record_from_values
+from regiq_tasks.store.record import record_from_flat_json, record_from_hash
 from regiq_tasks.store.scripts import LuaScript, execute
 
 __all__ = ["Change", "LiveStore", "index_member"]
@@ -143,9 +143,8 @@ class LiveStore:
                      ) -> tuple[list[dict[str, Any] | None], dict[str, KeptLines]]:
         """The records of these jobs (None where unknown) and their kept log lines, in one
         round trip: the archiver's read, see ``archive_read.lua``."""
-        raw = self._archive_read(keys=[], args=[self.keys.prefix, len(RECORD_FIELDS),
-                                                *RECORD_FIELDS, *job_ids])
-        records = [record_from_values(values) for values in raw[::2]]
+        raw = self._archive_read(keys=[], args=[self.keys.prefix, *job_ids])
+        records = [record_from_flat_json(text) for text in raw[::2]]
         logs = {job_id: kept_run(flat) for job_id, flat in zip(job_ids, raw[1::2]) if flat}
         return records, logs
 

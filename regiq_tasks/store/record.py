@@ -6,10 +6,13 @@ as epoch seconds. :func:`record_from_hash` turns such a hash into the public rec
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
+import functools
+import math
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
+
+from regiq_tasks.jsoncodec import loads
 
 # Hash fields holding JSON objects.
 JSON_FIELDS = ("error", "cancel", "resources", "metadata")
@@ -25,10 +28,26 @@ PROGRESS_FIELDS = ("progress_current", "progress_total", "progress_message")
 
 
 def iso(ts: float | None) -> str | None:
-    """Epoch seconds as an ISO-8601 UTC string (None stays None)."""
+    """Epoch seconds as an ISO-8601 UTC string (None stays None), to the microsecond as
+    ``datetime.fromtimestamp`` rounds it (half to even). The date and time of the whole
+    second come from a small cache: jobs finish in bursts, and this runs three times for
+    each job the archiver moves."""
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+    fraction, whole = math.modf(ts)
+    if ts < 0 or not math.isfinite(ts):
+        return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+    micro = round(fraction * 1e6)
+    if micro >= 1_000_000:
+        whole, micro = whole + 1, micro - 1_000_000
+    second = _second(int(whole))
+    return f"{second}.{micro:06d}Z" if micro else second + "Z"
+
+
+@functools.lru_cache(maxsize=1024)
+def _second(whole: int) -> str:
+    """The ISO-8601 date and time, without zone, of a whole epoch second."""
+    return datetime.fromtimestamp(whole, UTC).replace(tzinfo=None).isoformat()
 
 
 def as_text(value: Any) -> str:
@@ -52,48 +71,48 @@ def progress_block(current: float | None, total: float | None,
     return {"current": current, "total": total, "percent": percent, "message": message}
 
 
-# Every hash field the record is made of, in the order :func:`record_from_values` takes
-# them (what the archiver's read asks Redis for with one HMGET per job).
-RECORD_FIELDS = (*STR_FIELDS, *FLOAT_FIELDS, *INT_FIELDS, *TIME_FIELDS, *JSON_FIELDS,
-                 *PROGRESS_FIELDS)
-
-
-def _spans(*groups: Sequence[str]) -> list[slice]:
-    """The slice of each group of fields in their concatenation."""
-    spans, start = [], 0
-    for names in groups:
-        spans.append(slice(start, start + len(names)))
-        start += len(names)
-    return spans
-
-
-_STR, _FLOAT, _INT, _TIME, _JSON, _PROGRESS = _spans(
-    STR_FIELDS, FLOAT_FIELDS, INT_FIELDS, TIME_FIELDS, JSON_FIELDS, PROGRESS_FIELDS)
-
-
 def record_from_hash(raw: Mapping[Any, Any]) -> dict[str, Any] | None:
     """Convert a job hash read from Redis into the public job record (None if empty)."""
-    h = {(k.decode() if type(k) is bytes else str(k)): v for k, v in raw.items()}
-    return record_from_values([h.get(name) for name in RECORD_FIELDS])
+    return record_from_fields({_text(k): _text(v) for k, v in raw.items()})
 
 
-def record_from_values(raw: Sequence[Any]) -> dict[str, Any] | None:
-    """The public job record from the hash's values of :data:`RECORD_FIELDS`, in that
-    order (None or empty where a field is absent); None if the job has no id."""
-    v = [x.decode() if type(x) is bytes else (x if x is None else str(x)) for x in raw]
-    if not v[0]:
+def record_from_flat_json(text: bytes) -> dict[str, Any] | None:
+    """The public job record from a job hash sent as JSON text, a flat ``[field, value,
+    ...]`` array (``archive_read.lua``); None if the hash was empty. A value that is not
+    UTF-8 is read with U+FFFD in place of its bad bytes, as ``bytes.decode`` would fail."""
+    try:
+        flat = loads(text)
+    except ValueError:
+        flat = loads(text.decode("utf-8", "replace"))
+    return record_from_fields(dict(zip(flat[::2], flat[1::2]))) if flat else None
+
+
+def _text(value: Any) -> str:
+    """A Redis reply value as text (bytes that are not UTF-8 with U+FFFD)."""
+    return value.decode("utf-8", "replace") if type(value) is bytes else str(value)
+
+
+def record_from_fields(h: Mapping[str, str]) -> dict[str, Any] | None:
+    """The public job record from a job hash with text fields and values; None if the job
+    has no id (an empty or expired hash)."""
+    get = h.get
+    if not get("id"):
         return None
-    rec: dict[str, Any] = {name: x or None for name, x in zip(STR_FIELDS, v[_STR])}
-    for name, x in zip(FLOAT_FIELDS, v[_FLOAT]):
+    rec: dict[str, Any] = {name: get(name) or None for name in STR_FIELDS}
+    for name in FLOAT_FIELDS:
+        x = get(name)
         rec[name] = float(x) if x else None
-    for name, x in zip(INT_FIELDS, v[_INT]):
+    for name in INT_FIELDS:
+        x = get(name)
         rec[name] = int(x) if x else 0
-    for name, x in zip(TIME_FIELDS, v[_TIME]):
+    for name in TIME_FIELDS:
+        x = get(name)
         rec[name] = iso(float(x)) if x else None
-    for name, x in zip(JSON_FIELDS, v[_JSON]):
-        rec[name] = json.loads(x) if x else None
+    for name in JSON_FIELDS:
+        x = get(name)
+        rec[name] = loads(x) if x else None
     rec["metadata"] = rec["metadata"] or {}
-    current, total, message = v[_PROGRESS]
+    current, total, message = (get(name) for name in PROGRESS_FIELDS)
     rec["progress"] = progress_block(_number(current) if current else None,
                                      _number(total) if total else None, message or None)
     return rec
