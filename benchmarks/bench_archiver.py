@@ -2,7 +2,7 @@
 
 Usage:
     python benchmarks/bench_archiver.py [--jobs 20000] [--runs 3] [--batch-size 1000]
-        [--no-postgres] [--postgres-server URL] [--json PATH | --no-json]
+        [--no-postgres] [--postgres-server URL] [--stages] [--json PATH | --no-json]
 
 Under a key prefix of its own, the script writes ``--jobs`` finished jobs through the
 store's own write path (``LiveStore.apply_many`` of queued, running and succeeded/failed
@@ -12,7 +12,8 @@ record reads, one upsert transaction per batch, ack + delete + expiry) into an e
 migrated history: a fresh SQLite file, and a scratch PostgreSQL database created for the
 run and dropped at the end. Between runs the same jobs are queued again on the archive
 stream (one XADD per job, as ``apply.lua`` does), untimed. The history row count is
-checked after every run.
+checked after every run. ``--stages`` adds one pass into PostgreSQL through the drain's
+steps one after the other, printing the wall time and CPU per row of each.
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--postgres-server", default=common.DEFAULT_POSTGRES_SERVER)
     p.add_argument("--no-postgres", action="store_true")
     p.add_argument("--no-sqlite", action="store_true")
+    p.add_argument("--stages", action="store_true",
+                   help="after the runs, one more pass into PostgreSQL through the drain's "
+                        "steps one after the other, printing wall and CPU per row of each")
     p.add_argument("--json", default=None)
     p.add_argument("--no-json", action="store_true")
     args = p.parse_args()
@@ -129,6 +133,61 @@ def server_cpu_s() -> float:
     return total
 
 
+def stage_split(store: Any, client: Any, ids: list[str], url: str,
+                batch_size: int) -> dict[str, dict[str, float]]:
+    """The drain's steps for every batch, one after the other (no read-ahead): wall and
+    CPU (of this process, and of PostgreSQL's server processes) per row of each step.
+    A Redis step's wall time less this process's CPU is mostly Redis's own."""
+    from regiq_tasks.history import make_engine
+    from regiq_tasks.history.repository import row_from_record, upsert_rows
+    from regiq_tasks.housekeeping.archive import Archiver, Batch
+    from regiq_tasks.store.keys import ARCHIVER_GROUP
+
+    requeue(client, store, ids)
+    engine = make_engine(url)
+    archiver = Archiver(store, engine, LIVE_TTL, batch_size=batch_size, consumer="stages")
+    archiver.read()  # creates the group, claims nothing (the entries are new)
+    totals: dict[str, list[float]] = {}
+
+    def step(name: str, fn: Any, *args: Any) -> Any:
+        """Run one step; the server's CPU is read (which costs CPU here) only around the
+        database's."""
+        database = name.startswith("commit")
+        server = server_cpu_s() if database else 0.0
+        began, cpu = time.perf_counter(), time.process_time()
+        out = fn(*args)
+        spent = totals.setdefault(name, [0.0, 0.0, 0.0])
+        spent[0] += time.perf_counter() - began
+        spent[1] += time.process_time() - cpu
+        spent[2] += server_cpu_s() - server if database else 0.0
+        return out
+
+    def commit(records: list[dict[str, Any]]) -> None:
+        with engine.begin() as connection:
+            upsert_rows(connection, records)
+
+    try:
+        while True:
+            reply = step("XREADGROUP", client.xreadgroup, ARCHIVER_GROUP, "stages",
+                         {store.keys.archive: ">"}, batch_size)
+            if not reply:
+                break
+            entries = reply[0][1]
+            job_ids = [e[1][b"id"].decode() for e in entries]
+            records, logs = step("archive_read.lua + records", store.archive_read, job_ids)
+            step("rows alone (row_from_record)", lambda rs: [row_from_record(r) for r in rs],
+                 records)
+            step("commit (rows again, COPY, upsert)", commit, records)
+            step("archived.lua", archiver.acknowledge,
+                 Batch([e[0] for e in entries], job_ids, records, logs))
+    finally:
+        archiver.close()
+        engine.dispose()
+    return {name: {"wall_us": 1e6 * w / len(ids), "cpu_us": 1e6 * c / len(ids),
+                   "server_cpu_us": 1e6 * srv / len(ids)}
+            for name, (w, c, srv) in totals.items()}
+
+
 def run_backend(label: str, store: Any, client: Any, ids: list[str],
                 args: argparse.Namespace, fresh: Any) -> list[dict[str, Any]]:
     """``args.runs`` timed drains, each into the empty history ``fresh(i)`` returns."""
@@ -173,6 +232,7 @@ def main() -> int:
     client = store.client
     tmp = Path(tempfile.mkdtemp(prefix="regiq-bench-"))
     results: dict[str, list[dict[str, Any]]] = {}
+    split: dict[str, dict[str, dict[str, float]]] = {}  # --stages
     started = time.monotonic()
     try:
         ids, write_rate = populate(store, args.jobs)
@@ -194,6 +254,15 @@ def main() -> int:
                     return url
                 results["postgresql"] = run_backend("PostgreSQL", store, client, ids, args,
                                                     fresh_pg)
+                if args.stages:
+                    stages = stage_split(store, client, ids, fresh_pg(args.runs),
+                                         args.batch_size)
+                    print("\nthe drain's steps one after the other, per row (µs): wall / "
+                          "this process's CPU / PostgreSQL server CPU")
+                    print(common.table(["step", "wall", "CPU", "server"], [
+                        [name, f"{v['wall_us']:.1f}", f"{v['cpu_us']:.1f}",
+                         f"{v['server_cpu_us']:.1f}"] for name, v in stages.items()]))
+                    split["postgresql"] = stages
     finally:
         deleted = common.delete_prefix(args.redis_url, prefix)
         client.close()
@@ -216,7 +285,8 @@ def main() -> int:
     print(f"total run time {time.monotonic() - started:.0f} s; deleted {deleted} Redis keys "
           f"under {prefix}")
     result = {"benchmark": "archiver", "date": common.now_iso(), "machine": info,
-              "args": vars(args), "summary": summary, "runs": results}
+              "args": vars(args), "summary": summary, "runs": results,
+              "stages": split}
     if not args.no_json:
         print(f"JSON: {common.write_json('archiver', result, args.json)}")
     return 0

@@ -23,6 +23,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from regiq_tasks.config import Settings
 from regiq_tasks.errors import ConfigurationError, HistoryNotFound
+from regiq_tasks.jsoncodec import dumps_finite, loads
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")  # env.py, script.py.mako, versions/
 VERSION_TABLE = "regiq_alembic_version"  # our Alembic version table, apart from the host's
@@ -98,9 +99,12 @@ def _shown(url: URL) -> str:
 
 
 def _create_engine(url: URL, **options: Any) -> Engine:
-    """``create_engine`` with a missing dialect or driver told as a ConfigurationError."""
+    """``create_engine`` with a missing dialect or driver told as a ConfigurationError.
+    JSON columns go through orjson, and hold strict JSON on every database (a number that
+    is not finite as null, as PostgreSQL's json must)."""
     try:
-        return create_engine(url, **options)
+        return create_engine(url, json_serializer=dumps_finite, json_deserializer=loads,
+                             **options)
     except NoSuchModuleError:
         raise ConfigurationError(f"REGIQ_DATABASE_URL: {url.drivername}:// is not a database "
                                  "SQLAlchemy knows (sqlite:// or postgresql:// are "

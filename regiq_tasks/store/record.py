@@ -112,7 +112,7 @@ def record_from_fields(h: Mapping[str, str]) -> dict[str, Any] | None:
         x = get(name)
         rec[name] = loads(x) if x else None
     rec["metadata"] = rec["metadata"] or {}
-    current, total, message = (get(name) for name in PROGRESS_FIELDS)
+    current, total, message = map(get, PROGRESS_FIELDS)
     rec["progress"] = progress_block(_number(current) if current else None,
                                      _number(total) if total else None, message or None)
     return rec
