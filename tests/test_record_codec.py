@@ -7,11 +7,12 @@ import json
 import math
 import random
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
 
-from regiq_tasks.jsoncodec import dumps_finite, loads
+from regiq_tasks.jsoncodec import dumps_compact, dumps_finite, loads
 from regiq_tasks.store.record import iso
 
 EDGES = [0.0, 1.0, 0.5e-6, 1.5e-6, 2.5e-6, 1e-7, 59.9999995, 86399.9999996,
@@ -67,3 +68,23 @@ def test_dumps_finite_writes_strict_json_and_keeps_what_orjson_cannot_hold() -> 
     assert json.loads(text, parse_constant=lambda c: pytest.fail(f"non-JSON {c}")) == \
         {"inf": None, "nested": [{"nan": None}], "big": 2**70, "3": "key", "text": "é\x00"}
     assert json.loads(dumps_finite({"a": 1.5, "b": [1, "x"]})) == {"a": 1.5, "b": [1, "x"]}
+
+
+@dataclass
+class Point:
+    x: int
+
+
+def test_dumps_compact_writes_what_the_standard_library_wrote_for_the_live_store() -> None:
+    """Nested values and events in the live store: the same text as ``json.dumps(...,
+    separators=(",", ":"), default=str)`` had, datetimes, dataclasses, sets and bytes as
+    their ``str()`` included; only a number that is not finite is now null (strict JSON)."""
+    moment = datetime(2026, 12, 1, 22, 30, 22, 273944, tzinfo=UTC)
+    value = {"s": "é \"q\" \n", "i": -3, "f": 0.1, "e": 1e-7, "b": True, "n": None,
+             "list": [1, (2, 3)], "when": moment, "point": Point(1), "bytes": b"x",
+             "nested": {"k": [{"deep": 2**63 - 1}]}, 7: "int key"}
+    assert json.loads(dumps_compact(value)) == \
+        json.loads(json.dumps(value, separators=(",", ":"), default=str))
+    assert json.loads(dumps_compact({"nan": math.nan, "big": 2**70})) == \
+        {"nan": None, "big": 2**70}
+    assert " " not in dumps_compact({"a": [1, 2]})

@@ -11,7 +11,6 @@ where it derives a key.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -20,6 +19,7 @@ from typing import Any
 import redis
 
 from regiq_tasks.config import DEFAULT_JOB_LOG_BYTES, DEFAULT_JOB_LOG_LINES
+from regiq_tasks.jsoncodec import dumps_compact, loads
 from regiq_tasks.store.keys import ARCHIVER_GROUP, Keys, index_member
 from regiq_tasks.store.logs import JobLogStore, KeptLines, LogAppend, kept_run
 from regiq_tasks.store.prelude import lua_prelude
@@ -40,7 +40,7 @@ def encode_value(value: Any) -> str:
         return "1" if value else "0"
     if isinstance(value, (int, float)):
         return repr(value)
-    return json.dumps(value, separators=(",", ":"), default=str)
+    return dumps_compact(value)
 
 
 @dataclass(slots=True)
@@ -66,7 +66,7 @@ class Change:
                 if k not in _PRIVATE_FIELDS and v is not None}
         if self.status:
             data["status"] = self.status
-        return json.dumps(data, separators=(",", ":"), default=str)
+        return dumps_compact(data)
 
 
 def bare_script(name: str) -> str:
@@ -199,7 +199,7 @@ class LiveStore:
     def cancel_record(self, job_id: str) -> dict[str, Any] | None:
         """The job's cancel record (JSON field ``cancel``), or None."""
         raw = self.client.hget(self.keys.job(job_id), "cancel")
-        return json.loads(raw) if raw else None
+        return loads(raw) if raw else None
 
     def cancel_flags(self, job_ids: Sequence[str]) -> list[tuple[bool, bool]]:
         """(cancel requested, terminate requested) of each job, in one round trip."""
