@@ -5,11 +5,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import billiard
 import pytest
 from celery import Celery
 from kombu import Queue
 
-from regiq_tasks.metrics.broker import CONSUMERS_TTL
+from regiq_tasks.metrics.broker import CONSUMERS_TTL, consumer_cache
 from regiq_tasks.metrics.realtime import live_counts, queues, routed_queues, snapshot
 from regiq_tasks.store import Change
 from regiq_tasks.tracking.tracker import get_tracker
@@ -73,6 +74,38 @@ def test_redis_consumers_come_from_the_workers_active_queues(app: Celery) -> Non
         # refreshed in the background every CONSUMERS_TTL seconds
         wait_for(lambda: by_name(app)[queue]["consumers"] == 1, CONSUMERS_TTL + 10,
                  "the worker to show as a consumer")
+
+
+def _nothing() -> None:
+    """A forked process's body: kombu's after-fork cleanup has run by then."""
+
+
+def test_a_process_forked_after_a_consumer_count_leaves_the_next_counts_right(
+        app: Celery) -> None:
+    """The count is a broadcast whose wait for replies ends by timeout. On a pooled
+    connection that wait's BRPOP would stay outstanding, and kombu's after-fork cleanup in
+    a forked process (a worker replacing a pool process) reads its reply from the socket
+    the two processes share: this process's later counts would hear no worker again."""
+    queue = app.conf.task_default_queue
+    cache = consumer_cache(app)
+
+    def consumers() -> int | None:
+        cache.refresh()
+        counts = cache.get()
+        return None if counts is None else counts.get(queue, 0)
+
+    with thread_worker(app):
+        wait_for(lambda: consumers() == 1, 20, "the worker to show as a consumer")
+        child = billiard.Process(target=_nothing)
+        child.start()
+        child.join(10)
+        try:
+            assert child.exitcode == 0, "the forked process did not get through its start"
+        finally:
+            if child.is_alive():
+                child.kill()
+                child.join(10)
+        assert [consumers() for _ in range(3)] == [1, 1, 1]
 
 
 def test_routed_queues_follow_the_configuration(app: Celery) -> None:

@@ -182,10 +182,19 @@ class ConsumerCache:
         return counts
 
     def refresh(self) -> None:
-        """Ask the workers which queues they consume (blocks for INSPECT_TIMEOUT)."""
+        """Ask the workers which queues they consume (blocks for INSPECT_TIMEOUT).
+
+        The broadcast goes out on a connection of its own, closed after it, never one of
+        the app's pool: its wait for replies ends by timeout, which on Redis leaves a
+        BRPOP outstanding on the channel, and a process forked later (a worker replacing
+        a pool process) would read that reply in kombu's after-fork cleanup from the
+        socket the two share, so this process's broadcasts would hear nothing again.
+        """
         counts: dict[str, int] | None
         try:
-            replies = self.app.control.inspect(timeout=INSPECT_TIMEOUT).active_queues() or {}
+            with self.app.connection_for_write() as connection:
+                replies = self.app.control.inspect(
+                    timeout=INSPECT_TIMEOUT, connection=connection).active_queues() or {}
             counts = dict(Counter(q["name"] for queues in replies.values()
                                   for q in queues or () if q.get("name")))
         except Exception as exc:  # the broker may be down: say null
