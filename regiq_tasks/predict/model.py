@@ -17,7 +17,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import Any
+from typing import Any, TypeVar
 
 Z90 = NormalDist().inv_cdf(0.90)  # standard normal quantiles of the p90 and p99
 DEFAULT_SIGMA = 0.5  # log-normal spread assumed when p90 does not tell (p90 == p50)
@@ -105,12 +105,13 @@ def is_slow(elapsed: float | None, threshold: float | None) -> bool:
     return elapsed is not None and threshold is not None and elapsed > threshold
 
 
-StepEta = Callable[[Mapping[str, Any]], Range | None]
+Step = TypeVar("Step")  # what the graph's task nodes point at: a step of the pipeline
 
 
-def graph_remaining(node: Mapping[str, Any] | None, steps: Sequence[Mapping[str, Any]],
-                    step_eta: StepEta) -> Range | None:
-    """Remaining seconds of a pipeline graph along its critical path (None: unknown)."""
+def graph_remaining(node: Mapping[str, Any] | None, steps: Sequence[Step],
+                    step_eta: Callable[[Step], Range | None]) -> Range | None:
+    """Remaining seconds of a pipeline graph along its critical path (None: unknown);
+    a task node's ``job`` is its index in ``steps``, whose ETA ``step_eta`` tells."""
     if node is None:
         return None
     kind = node.get("kind")
