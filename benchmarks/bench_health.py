@@ -56,7 +56,8 @@ def timed(url: str, server_ms: list[float], n: int, warmup: int = 0) -> dict[str
     for _ in range(warmup):
         session.get(f"{url}/status/system/health", headers=headers, timeout=30)
     del server_ms[:]
-    client, statuses = [], {}
+    client: list[float] = []
+    statuses: dict[str, int] = {}
     for _ in range(n):
         t0 = time.perf_counter()
         response = session.get(f"{url}/status/system/health", headers=headers, timeout=30)

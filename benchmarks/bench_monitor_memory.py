@@ -80,7 +80,7 @@ def main() -> None:
     proc, url = start_monitor(env, workdir / "monitor.log")
     monitor = psutil.Process(proc.pid)
     counter = Counter()
-    clients = []
+    clients: list[Any] = []
     samples: list[tuple[int, float]] = []
     headers = {"Authorization": f"Bearer {TOKEN}"}
     try:

@@ -258,7 +258,7 @@ def count(run: Run, engine: Any, tracker: Any, log_dir: Path) -> dict[str, Any]:
     cut_short = {j for j in on_victim if victim not in bodies[j]}  # its body never ended there
     live = live_statuses(tracker, run.ids)
     n = counters(tracker)
-    figures = {
+    figures: dict[str, Any] = {
         "jobs_published": len(run.ids), "history_rows": len(rows),
         "distinct_ids": len(per_id), "statuses": dict(statuses),
         "missing": sorted(published - per_id.keys()),

@@ -19,6 +19,8 @@ def test_ruff_finds_nothing_with_the_pinned_rule_set() -> None:
     assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-2000:]
 
 
-def test_mypy_finds_nothing_in_the_package_the_signals_and_the_monitor() -> None:
-    done = run("mypy", "--no-incremental", "regiq_tasks", "signals", "monitor")
+def test_mypy_finds_nothing_in_the_package_the_signals_the_monitor_and_the_benchmarks(
+        ) -> None:
+    done = run("mypy", "--no-incremental", "regiq_tasks", "signals", "monitor", "benchmarks",
+               "tests/fixtures")
     assert done.returncode == 0, done.stdout[-5000:] + done.stderr[-2000:]
