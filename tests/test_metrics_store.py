@@ -75,6 +75,20 @@ def test_a_retry_counts_retried_and_the_wait_only_once(app: Celery, store: LiveS
     assert sum(int(v) for k, v in cum.items() if k.startswith(b"w:")) == 1
 
 
+def test_a_move_to_retrying_that_lands_after_the_retried_run_ended_still_counts(
+        app: Celery, store: LiveStore) -> None:
+    """The failed run's pool process writes retrying in its own batch; the retried run,
+    in another process, can start and end before that batch lands."""
+    identity = {"type": "ingest", "queue": "celery"}
+    store.apply(Change("r2", "queued", fill={**identity, "created_at": time.time()}))
+    store.apply(Change("r2", "running", set={"started_at": time.time()}, fill=identity))
+    store.apply(Change("r2", "succeeded", set={"finished_at": time.time()}, fill=identity))
+    assert store.apply(Change("r2", "retrying", fill=identity))[0] == "succeeded"
+    perf = get_performance("5m", type="ingest", app=app)["totals"]
+    assert (perf["count"], perf["retried"], perf["succeeded"]) == (1, 1, 1)
+    assert store.get("r2")["status"] == "succeeded"  # type: ignore[index]
+
+
 def test_a_window_reads_only_what_finished_after_its_starting_snapshot(
         app: Celery, store: LiveStore) -> None:
     for i in range(3):

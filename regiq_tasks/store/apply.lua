@@ -30,6 +30,12 @@ if status and FINAL[status] then
   -- a reap of an ended job: drop a leftover running entry (an accept mark made while
   -- the job was still queued, then cancelled), or the reaper would find it every pass
   if ARGV[6] ~= '' then redis.call('ZREM', KEYS[4], id) end
+  -- a move to retrying that lands after the retried run ended (the two runs' pool
+  -- processes write in batches of their own): the record stands, the retry counts
+  if new == 'retrying' then
+    local t = redis.call('TIME')
+    record_metrics(metric_keys(ARGV[1]), cur, cur, 'running', new, tonumber(t[1]))
+  end
   return {status, cur.cancel_requested or ''}
 end
 if not status and new == '' then return {'', ''} end
