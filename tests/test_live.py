@@ -146,21 +146,21 @@ def test_a_job_reporting_1000_times_a_second_reaches_a_client_at_most_max_rate_t
     jobs.queued("fast")
     jobs.running("fast")
     wait_for(lambda: client.last_status("fast") == "running", 10, "the running state")
-    written = 0
-    start = time.monotonic()
-    while time.monotonic() - start < 3.0:  # ~1000 progress events a second for 3 s
+    written, start = 0, time.monotonic()
+    while written < 3000:  # 3,000 progress events, at most 1,000 a second
         jobs.progress("fast", written, 1_000_000)
         written += 1
         if written % 10 == 0:
             time.sleep(max(0.0, start + written / 1000 - time.monotonic()))
+    elapsed = time.monotonic() - start
     jobs.finish("fast")
     wait_for(lambda: client.last_status("fast") == "succeeded", 10, "the final state")
-    assert written > 2000
+    assert written / elapsed > 20 * max_rate  # far more often than the client may hear
     updates = client.updates("fast")
     progress = [at for at, r in updates if r["status"] == "running" and r["progress"]]
     for at in progress:  # any one-second window holds at most max_rate (+1 for jitter)
         assert sum(1 for t in progress if at <= t < at + 1.0) <= max_rate + 1
-    assert len(progress) <= max_rate * 4 + 2
+    assert len(progress) <= max_rate * (elapsed + 1) + 2
     assert updates[-1][1]["status"] == "succeeded"
     assert updates[-1][1]["progress"]["current"] == written - 1
 
