@@ -50,9 +50,10 @@ def _second(whole: int) -> str:
     return datetime.fromtimestamp(whole, UTC).replace(tzinfo=None).isoformat()
 
 
-def as_text(value: Any) -> str:
-    """A Redis reply value (bytes or anything else) as text."""
-    return value.decode() if isinstance(value, bytes) else str(value)
+def as_text(value: Any, errors: str = "strict") -> str:
+    """A Redis reply value (bytes or anything else) as text; ``errors`` as ``bytes.decode``
+    takes it ("replace": bytes that are not UTF-8 as U+FFFD)."""
+    return value.decode("utf-8", errors) if isinstance(value, bytes) else str(value)
 
 
 def _number(raw: str) -> float | int:
@@ -73,7 +74,8 @@ def progress_block(current: float | None, total: float | None,
 
 def record_from_hash(raw: Mapping[Any, Any]) -> dict[str, Any] | None:
     """Convert a job hash read from Redis into the public job record (None if empty)."""
-    return record_from_fields({_text(k): _text(v) for k, v in raw.items()})
+    return record_from_fields({as_text(k, "replace"): as_text(v, "replace")
+                               for k, v in raw.items()})
 
 
 def record_from_flat_json(text: bytes) -> dict[str, Any] | None:
@@ -85,11 +87,6 @@ def record_from_flat_json(text: bytes) -> dict[str, Any] | None:
     except ValueError:
         flat = loads(text.decode("utf-8", "replace"))
     return record_from_fields(dict(zip(flat[::2], flat[1::2]))) if flat else None
-
-
-def _text(value: Any) -> str:
-    """A Redis reply value as text (bytes that are not UTF-8 with U+FFFD)."""
-    return value.decode("utf-8", "replace") if type(value) is bytes else str(value)
 
 
 def record_from_fields(h: Mapping[str, str]) -> dict[str, Any] | None:
