@@ -125,7 +125,7 @@ def test_tab_reaches_the_tabs_and_a_row_enter_opens_it_and_escape_closes_it(
         url: str, tab: Tab) -> None:
     tab.sign_in(url, "operator")
     tab.page.reload()  # signed in still (the tab's session): Tab starts from the top
-    tab.page.wait_for_selector('#conn[data-state="live"]')
+    tab.wait_live()
     expect(tab.page.locator(tab.row("a11y-running"))).to_be_visible()
     stops = tab_until(tab, "row a11y-running")
     assert {"#theme-choice", "#zone-choice", "#sign-out", "#search-q"} <= set(stops)

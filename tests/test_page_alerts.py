@@ -7,13 +7,15 @@ driven by Playwright; each test leaves a screenshot in ``test-artifacts/``.
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import requests
 from celery import Celery
-from playwright.sync_api import Locator, expect
+from playwright.sync_api import APIResponse, Locator, Route, expect
 
 from tests.fixtures.alerts import alert_worker, define_alert_tasks, wait_alert
 from tests.fixtures.live import TOKENS, ServedMonitor
@@ -83,6 +85,35 @@ def test_an_alert_from_a_failing_task_appears_live_without_reloading(
     assert tab.errors == []
 
 
+def test_an_alert_raised_while_the_catch_up_is_out_stays_listed(
+        url: str, tab: Tab, app: Celery, alerting: Any) -> None:
+    """The catch-up's GET /alerts is answered with what the server had before the alert
+    was raised, after its live event arrived: the page keeps the alert."""
+    held: list[tuple[Route, APIResponse]] = []
+
+    def hold(route: Route) -> None:  # read the list now, answer it when the test says
+        held.append((route, route.fetch()))
+
+    tab.page.route(re.compile(r".*/alerts\?.*"), hold)
+    tab.sign_in(url, "operator", caught_up=False)
+    open_alerts(tab)
+    deadline = time.monotonic() + 15
+    while not held:  # the route handler runs while Playwright is waiting
+        assert time.monotonic() < deadline, "the catch-up never asked for the alerts"
+        tab.page.wait_for_timeout(50)
+    fail_parse(app, "late page")
+    expect(alert_item(tab)).to_have_count(1)  # through the live event
+    route, before = held[0]
+    assert before.json()["items"] == []
+    route.fulfill(response=before)
+    tab.page.unroute(re.compile(r".*/alerts\?.*"))
+    tab.wait_live()
+    expect(tab.page.locator("#alerts-open")).to_have_text("1")  # statistics read after
+    expect(alert_item(tab)).to_have_count(1)
+    expect(alert_item(tab).locator(".alert-error")).to_have_text("ValueError: late page")
+    assert tab.errors == []
+
+
 def test_an_operator_resolves_an_alert_with_a_note_and_everyone_sees_it(
         url: str, tab: Tab, app: Celery, alerting: Any) -> None:
     fail_parse(app, "bad checksum")
@@ -141,7 +172,7 @@ def test_alert_text_is_shown_as_text_and_never_runs(
     item.locator(".resolve-button").click()
     expect(item.locator(".alert-note")).to_have_text(XSS)
     tab.page.reload()  # the same text from GET /alerts after a fresh sign-in
-    tab.page.wait_for_selector('#conn[data-state="live"]')
+    tab.wait_live()
     open_alerts(tab)
     expect(item.locator(".alert-title")).to_have_text(f"parse failed: ValueError: {XSS}")
     assert tab.page.locator("img").count() == 0

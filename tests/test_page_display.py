@@ -152,7 +152,7 @@ def test_every_time_names_its_zone_and_the_switch_turns_them_all_to_utc(
     expect(axis).to_have_text("time (UTC)")
     expect(tab.page.locator("#chart-throughput circle title").first).to_contain_text("UTC")
     tab.page.reload()  # remembered
-    tab.page.wait_for_selector('#conn[data-state="live"]')
+    tab.wait_live()
     expect(tab.page.locator("#zone-choice")).to_have_value("utc")
     show_tab(tab, "history")
     expect(tab.page.locator("#history-table time")).to_have_text(UTC)

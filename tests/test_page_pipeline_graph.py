@@ -10,6 +10,7 @@ from typing import Any
 from celery import Celery, chain
 from playwright.sync_api import expect
 
+from regiq_tasks import cancel_pipeline
 from tests.fixtures.page import Tab
 from tests.fixtures.services import status_or_none as status_of
 from tests.fixtures.waiting import wait_for
@@ -70,4 +71,29 @@ def test_cancel_from_the_view_stops_later_links_and_their_nodes_show_cancelled(
     expect(tab.page.locator("#pipeline-cancel-form")).to_be_hidden()
     assert status_of(app, result.id) in (None, "cancelled")
     assert app.backend.client.get(marker) is None
+    assert tab.errors == []
+
+
+def test_the_pipeline_link_of_a_running_job_survives_its_updates(
+        served_url: str, tab: Tab, app: Celery, worker: Any) -> None:
+    """The detail is redrawn with every progress update; its links are the same elements
+    from one drawing to the next, so a click pressed on one drawing and released on the
+    next still opens the pipeline."""
+    t = app.tasks
+    first = t["t.cooperative"].si(400, 0.05, f"fin-{uuid.uuid4().hex}")
+    result = chain(first, t["t.add"].si(1, 1)).apply_async()
+    head = result.parent.id
+    wait_for(lambda: status_of(app, head) == "running", 20, "the first step to run")
+    tab.sign_in(served_url, "viewer")
+    tab.page.click(tab.row(head))
+    message = tab.page.locator("#detail-body dd", has_text="step ").first
+    expect(message).to_be_visible()
+    before = message.inner_text()
+    tab.page.eval_on_selector("#detail .pipeline-link", "(a) => { a.dataset.marked = 'yes'; }")
+    expect(message).not_to_have_text(before)  # redrawn by a progress update
+    expect(tab.page.locator("#detail .pipeline-link")).to_have_attribute("data-marked", "yes")
+    tab.page.click("#detail .pipeline-link")
+    expect(tab.page.locator("#pipeline-view .pg-node")).to_have_count(2)
+    cancel_pipeline(head, "test over", app=app)  # the step checks at each progress
+    wait_for(lambda: status_of(app, head) == "cancelled", 20, "the running step to stop")
     assert tab.errors == []

@@ -18,6 +18,7 @@ const fresh = new Set();         // ids that arrived live a moment ago
 const notes = new Map();         // id -> note being typed (survives a re-render)
 let stats = null;
 let statsTimer = null;
+let arrivedWhileLoading = null;  // id -> alert: live events while a catch-up's fetch is out
 
 export function setupAlerts() {
   $("#alerts-status").addEventListener("change", loadAlerts);
@@ -26,19 +27,38 @@ export function setupAlerts() {
 }
 
 // The catch-up: the latest alerts and the statistics, again after every (re)connect.
+// Alerts that arrive live while the page is being fetched are laid over it: the page
+// may have been read before they were raised.
 export async function loadAlerts() {
+  const arrived = new Map();
+  arrivedWhileLoading = arrived;
   try {
     const status = $("#alerts-status").value;
     const page = await listAlerts({status, limit: PAGE});
     if ($("#alerts-status").value !== status) return;  // the filter changed meanwhile
     alerts.clear();
     for (const alert of page.items) alerts.set(alert.id, alert);
+    for (const alert of arrived.values()) {
+      const known = alerts.get(alert.id);
+      if (known ? supersedes(alert, known) : !status || alert.status === status) {
+        alerts.set(alert.id, {...(known || {}), ...alert});
+      }
+    }
+    trim();
     $("#alerts-error").textContent = "";
   } catch (error) {
     $("#alerts-error").textContent = `Alerts not loaded: ${error.message}`;
+  } finally {
+    if (arrivedWhileLoading === arrived) arrivedWhileLoading = null;
   }
   await loadStatistics();
   renderAlerts();
+}
+
+// Whether a live event says more than the alert as known: a resolution, or more repeats.
+function supersedes(alert, known) {
+  if (known.status === "resolved") return false;
+  return alert.status === "resolved" || (alert.count ?? 0) > (known.count ?? 0);
 }
 
 async function loadStatistics() {
@@ -57,6 +77,7 @@ function statisticsSoon() {
 // A live `alert` event: a new alert, a repeat (count, last_seen) or a resolution.
 export function alertArrived(alert) {
   if (!alert || typeof alert.id !== "number") return;
+  if (arrivedWhileLoading) arrivedWhileLoading.set(alert.id, {...arrivedWhileLoading.get(alert.id), ...alert});
   const known = alerts.get(alert.id);
   if (known && known.status === "resolved" && alert.status !== "resolved") return;
   const filter = $("#alerts-status").value;

@@ -54,18 +54,27 @@ function section(title, ...children) {
   return el("section", {class: "detail-section"}, el("h3", {}, ...[title].flat()), ...children);
 }
 
+// The panel is redrawn with every update of its job (many a second while it runs). Its
+// links are kept from one drawing to the next: a click whose press and release landed on
+// two drawings of a link would otherwise reach neither.
+const links = new Map();  // "<class> <id>" -> the link, for the job shown
+
+function link(cls, id, open) {
+  const key = `${cls} ${id}`;
+  if (!links.has(key)) {
+    const node = el("a", {href: "#", class: cls}, id);
+    node.addEventListener("click", (e) => { e.preventDefault(); open(id); });
+    links.set(key, node);
+  }
+  return links.get(key);
+}
+
 function pipelineLink(job) {
-  if (!job.pipeline_id) return "";
-  const link = el("a", {href: "#", class: "pipeline-link"}, job.pipeline_id);
-  link.addEventListener("click", (e) => { e.preventDefault(); openPipeline(job.pipeline_id); });
-  return link;
+  return job.pipeline_id ? link("pipeline-link", job.pipeline_id, (id) => openPipeline(id)) : "";
 }
 
 function jobLink(id) {
-  if (!id) return "";
-  const link = el("a", {href: "#", class: "job-link"}, id);
-  link.addEventListener("click", (e) => { e.preventDefault(); showDetail(id); });
-  return link;
+  return id ? link("job-link", id, showDetail) : "";
 }
 
 function summary(job) {
@@ -122,6 +131,8 @@ export function renderDetail() {
   const panel = $("#detail");
   const job = state.selected && state.jobs.get(state.selected);
   panel.hidden = !state.selected;
+  if (panel.dataset.jobId !== (state.selected || "")) links.clear();
+  panel.dataset.jobId = state.selected || "";
   if (!job) return;
   $("#detail-title").textContent = job.name || job.id;
   clear($("#detail-body")).append(summary(job), ...extras(job));
