@@ -3,6 +3,7 @@ a vanished worker, and archiving done by nothing more than ``celery worker``."""
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 import uuid
@@ -159,6 +160,27 @@ def test_fast_jobs_keep_their_args_preview_when_the_queued_change_lands_last(
     assert previews == [f"{i}, 1, api_key=***" for i in range(20)]
 
 
+def archived_ids(engine: Any) -> set[str]:
+    with engine.connect() as connection:
+        return {r[0] for r in connection.exec_driver_sql("SELECT id FROM job_history")}
+
+
+def where_messages_are(app: Celery, ids: set[str], archived: set[str]) -> str:
+    """For the jobs without a history row: their live status, and where kombu holds their
+    message (the queue's list, the unacknowledged hash, or neither): a failure's clues."""
+    client = app.backend.client
+    prefix = app.conf.broker_transport_options["global_keyprefix"]
+    queue = [json.loads(m)["headers"]["id"]
+             for m in client.lrange(f"{prefix}{app.conf.task_default_queue}", 0, -1)]
+    unacked = {tag.decode(): json.loads(v)[0]["headers"]["id"]
+               for tag, v in client.hgetall(f"{prefix}unacked").items()}
+    missing = sorted(ids - archived)
+    where = {i: (status_of(app, i), "queue" if i in queue else
+                 "unacked" if i in unacked.values() else "neither") for i in missing}
+    return (f"{len(archived)} archived; missing {where}; queue holds {len(queue)}, "
+            f"unacked {len(unacked)}")
+
+
 def test_four_workers_one_killed_one_restarted_lose_no_job_and_run_none_twice(
         make_app: Callable[..., Celery], prefork_worker: Callable[..., Any],
         prefix: str) -> None:
@@ -194,7 +216,10 @@ def test_four_workers_one_killed_one_restarted_lose_no_job_and_run_none_twice(
             rows = list(connection.exec_driver_sql(
                 "SELECT id, status, worker, error_type FROM job_history"))
         return rows if len(rows) >= len(ids) else []
-    rows = wait_for(archived, 30, "a history row for every job", interval=0.2)
+    try:
+        rows = wait_for(archived, 30, "a history row for every job", interval=0.2)
+    except AssertionError as timeout:
+        raise AssertionError(f"{timeout}; {where_messages_are(app, ids, archived_ids(engine))}")
     assert sorted(r[0] for r in rows) == sorted(ids)
     # the killed worker's running jobs are lost, once; every other job succeeded
     lost = [r for r in rows if r[1] == "lost"]
