@@ -22,7 +22,10 @@ The workers' app sets regiq ``lost_after`` (``--lost-after``, default 10 s) and 
 second): the killed worker's running jobs are acknowledged already (Celery's default
 early ack), so the reaper marks them ``lost``; the messages it had prefetched but not
 started are unacknowledged and come back to the queue after the visibility timeout
-(kombu's default: 1 h, swept every 100 s) to run on another worker.
+(kombu's default: 1 h, swept every 100 s) to run on another worker. A message the
+killed worker had taken off the queue but not yet recorded as unacknowledged is gone
+(kombu's Redis transport): regiq's ``message_lost_after`` (set to ``--lost-after`` too)
+ends its job ``lost`` (``MessageLost``, no worker).
 
 The run waits (polling, with a deadline) until every published job has a history row,
 then counts, from the history database, the live store, the metric counters and a log
@@ -352,6 +355,7 @@ def main() -> int:
             env = {**common.bench_env(redis_url=args.redis_url, prefix=prefix,
                                       queue=f"bench-workers-{rid}", database_url=db_url),
                    "BENCH_LOST_AFTER": repr(args.lost_after),
+                   "REGIQ_MESSAGE_LOST_AFTER": repr(args.lost_after),
                    "BENCH_VISIBILITY_TIMEOUT": repr(args.visibility_timeout),
                    "BENCH_RUN_LOG": str(log_dir), "BENCH_ACKS_LATE": "1" if args.acks_late else ""}
             os.environ.update(env)

@@ -26,6 +26,7 @@ DEFAULT_PROGRESS_INTERVAL = 0.25  # s: at most one progress write per job per in
 DEFAULT_BACKEND_PROGRESS_INTERVAL = 1.0  # s: PROGRESS state to the result backend / Celery event
 DEFAULT_LIVE_TTL = 3600.0  # s: a finished, archived job stays in the live store this long
 DEFAULT_LOST_AFTER = 60.0  # s: a running job without heartbeat this long becomes `lost`
+DEFAULT_MESSAGE_LOST_AFTER = 60.0  # s: a queued job whose message the broker no longer holds
 DEFAULT_CANCEL_GRACE = 10.0  # s: cooperative cancel window before a forced terminate
 DEFAULT_LIVE_MAX_RATE = 10.0  # progress updates per job per second to one live client
 DEFAULT_MAX_BODY_BYTES = 65536  # REST request bodies above this are refused with 413
@@ -101,6 +102,7 @@ class Settings:
     backend_progress_interval: float = DEFAULT_BACKEND_PROGRESS_INTERVAL
     live_ttl: float = DEFAULT_LIVE_TTL
     lost_after: float = DEFAULT_LOST_AFTER
+    message_lost_after: float = DEFAULT_MESSAGE_LOST_AFTER
     cancel_grace: float = DEFAULT_CANCEL_GRACE
     live_max_rate: float = DEFAULT_LIVE_MAX_RATE
     api_tokens: str = ""
@@ -145,7 +147,8 @@ class Settings:
     job_log_bytes: int = DEFAULT_JOB_LOG_BYTES
 
     def __post_init__(self) -> None:
-        for name in ("progress_interval", "live_ttl", "lost_after", "cancel_grace",
+        for name in ("progress_interval", "live_ttl", "lost_after", "message_lost_after",
+                     "cancel_grace",
                      "flush_interval", "redis_timeout", "resource_interval",
                      "backend_progress_interval", "health_timeout", "archive_lag",
                      "sample_interval", "worker_ttl"):

@@ -186,8 +186,9 @@ def test_four_workers_one_killed_one_restarted_lose_no_job_and_run_none_twice(
         prefix: str) -> None:
     # Given four prefork workers with distinct host names, each in its own process group,
     # whose broker gives a killed worker's prefetched messages back after 3 s
+    # (and judge a queued job whose message is nowhere after 3 s)
     app = make_app(lost_after=2)
-    env = {"REGIQ_TEST_VISIBILITY_TIMEOUT": "3"}
+    env = {"REGIQ_TEST_VISIBILITY_TIMEOUT": "3", "REGIQ_MESSAGE_LOST_AFTER": "3"}
     names = [f"w{i}-{uuid.uuid4().hex[:6]}@host{i}" for i in range(4)]
     workers = [prefork_worker(app, lost_after=2, env=env, name=name, ready=False)
                for name in names]
@@ -217,20 +218,26 @@ def test_four_workers_one_killed_one_restarted_lose_no_job_and_run_none_twice(
                 "SELECT id, status, worker, error_type FROM job_history"))
         return rows if len(rows) >= len(ids) else []
     try:
-        rows = wait_for(archived, 30, "a history row for every job", interval=0.2)
+        rows = wait_for(archived, 45, "a history row for every job", interval=0.2)
     except AssertionError as timeout:
-        raise AssertionError(f"{timeout}; {where_messages_are(app, ids, archived_ids(engine))}")
+        clues = where_messages_are(app, ids, archived_ids(engine))
+        raise AssertionError(f"{timeout}; {clues}") from timeout
     assert sorted(r[0] for r in rows) == sorted(ids)
-    # the killed worker's running jobs are lost, once; every other job succeeded
+    # the killed worker's running jobs are lost, once; every other job succeeded, but for
+    # a message the killed worker may have taken off the queue and not yet recorded
+    # (kombu's Redis transport loses it): its job ends lost too, never run
     lost = [r for r in rows if r[1] == "lost"]
-    assert lost and {r[2] for r in lost} == {names[1]}
-    assert {r[3] for r in lost} == {"WorkerLostError"}
+    killed = [r for r in lost if r[3] == "WorkerLostError"]
+    vanished = [r for r in lost if r[3] == "MessageLost"]
+    assert killed and {r[2] for r in killed} == {names[1]}
+    assert len(killed) + len(vanished) == len(lost) and {r[2] for r in vanished} <= {None}
     assert {r[1] for r in rows} == {"succeeded", "lost"}
     # no body ran twice, and no lost job ran again elsewhere
     client = app.backend.client
     ran = {k.decode(): int(v) for k, v in client.hgetall(bodies).items()}
     assert max(ran.values()) == 1
     assert {r[0] for r in rows if r[1] == "succeeded"} <= ran.keys()
+    assert not {r[0] for r in vanished} & ran.keys()
     # its prefetched, unacknowledged messages came back and ran on the others
     redelivered = {k.decode() for k in client.hkeys(f"{bodies}:redelivered")}
     assert redelivered and not redelivered & {r[0] for r in lost}

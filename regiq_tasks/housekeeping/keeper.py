@@ -1,5 +1,6 @@
 """Housekeeping that runs inside every worker: archiver, lost-job reaper, live expiry,
-and the duties features add to the app's hooks (``Hooks.duties``).
+the check for queued jobs whose message vanished (``vanished.py``), and the duties
+features add to the app's hooks (``Hooks.duties``).
 
 Each worker's main process starts one daemon thread at ``worker_ready``. Each duty is
 guarded by a Redis lease named after it, so exactly one worker does it at a time and
@@ -16,11 +17,11 @@ from typing import Any
 import redis
 from sqlalchemy.exc import SQLAlchemyError
 
-from regiq_tasks.hooks import Duty, Hooks, JobEnded
+from regiq_tasks.hooks import Duty
 from regiq_tasks.housekeeping.archive import Archiver
-from regiq_tasks.states import JobStatus
-from regiq_tasks.store import Change
-from regiq_tasks.store.keys import ARCHIVER_LOCK, EXPIRY_LOCK, REAPER_LOCK
+from regiq_tasks.housekeeping.lost import end_lost
+from regiq_tasks.housekeeping.vanished import check_interval, check_vanished
+from regiq_tasks.store.keys import ARCHIVER_LOCK, EXPIRY_LOCK, REAPER_LOCK, VANISHED_LOCK
 from regiq_tasks.store.lease import Lease
 from regiq_tasks.store.record import iso
 from regiq_tasks.tracking.tracker import Tracker, get_tracker
@@ -47,18 +48,10 @@ def reap_lost(tracker: Tracker) -> int:
     cutoff, ids = store.stale(lost_after)
     if not ids:
         return 0
-    now = time.time()
     error = {"type": "WorkerLostError",
              "message": f"no heartbeat from the job's worker for {lost_after:g} s",
              "traceback": None}
-    changes = [Change(job_id, JobStatus.LOST, set={"finished_at": now, "error": error},
-                      reap_cutoff=cutoff) for job_id in ids]
-    results = store.apply_many(changes)
-    for change, (status, _) in zip(changes, results):
-        if status == JobStatus.LOST and tracker.hooks.job_finished:
-            Hooks.call(tracker.hooks.job_finished, tracker.app,
-                       JobEnded(change.job_id, status, JobStatus.LOST, change.set))
-    lost = sum(1 for status, _ in results if status == JobStatus.LOST)
+    lost = end_lost(tracker, ids, error, reap_cutoff=cutoff)
     if lost:
         logger.warning("regiq: %d job(s) lost (no heartbeat since %s)", lost, iso(cutoff))
     return lost
@@ -70,7 +63,8 @@ def expire(tracker: Tracker) -> None:
 
 
 CORE_DUTIES = (Duty(REAPER, reap_interval, reap_lost),
-               Duty(EXPIRY, lambda _settings: EXPIRY_INTERVAL, expire))
+               Duty(EXPIRY, lambda _settings: EXPIRY_INTERVAL, expire),
+               Duty(VANISHED_LOCK, check_interval, check_vanished))
 
 
 class Housekeeper:

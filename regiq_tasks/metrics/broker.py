@@ -27,7 +27,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from kombu.transport.virtual import Channel as VirtualChannel
 
@@ -39,6 +39,7 @@ CONSUMERS_TTL = 5.0  # s a Redis broker's consumer counts are reused
 _CACHE_ATTR = "_regiq_consumer_cache"  # app attributes of the per-process objects below
 _READER_ATTR = "_regiq_broker_reader"
 _lock = threading.Lock()
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -82,23 +83,30 @@ class BrokerReader:
     def probe(self, names: Sequence[str]) -> tuple[str, dict[str, QueueState]]:
         """The transport's name and the queues' states, read on the kept connection (one
         that broke is replaced once); raises when the broker cannot be reached."""
+        return self.use(lambda conn: (str(conn.transport.driver_type),
+                                      self._read(conn, names)))
+
+    def use(self, fn: Callable[[Any], T]) -> T:
+        """``fn(connection)`` on the kept connection, connected first (one that broke is
+        replaced once); raises when the broker cannot be reached."""
         with self._lock:
             while True:
                 kept = self._conn is not None
                 try:
-                    states = self._read(names)
-                    return str(self._conn.transport.driver_type), states
+                    return fn(self._connected())
                 except Exception:
                     self._drop()
                     if not kept:
                         raise
 
-    def _read(self, names: Sequence[str]) -> dict[str, QueueState]:
+    def _connected(self) -> Any:
         if self._conn is None:
             conn = self.app.connection_for_read(connect_timeout=CONNECT_TIMEOUT)
             self._conn = conn
             conn.ensure_connection(max_retries=0)  # one attempt: a reader never waits
-        conn = self._conn
+        return self._conn
+
+    def _read(self, conn: Any, names: Sequence[str]) -> dict[str, QueueState]:
         channel = conn.default_channel
         if isinstance(channel, VirtualChannel):
             return _virtual(self.app, channel, names)

@@ -20,11 +20,17 @@ import redis
 
 from regiq_tasks.config import DEFAULT_JOB_LOG_BYTES, DEFAULT_JOB_LOG_LINES
 from regiq_tasks.jsoncodec import dumps_compact, loads
-from regiq_tasks.store.keys import ARCHIVER_GROUP, Keys, index_member
+from regiq_tasks.store.keys import (
+    ARCHIVER_GROUP,
+    Keys,
+    index_member,
+    index_member_us,
+    split_index_member,
+)
 from regiq_tasks.store.logs import JobLogStore, KeptLines, LogAppend, kept_run
 from regiq_tasks.store.prelude import lua_prelude
 from regiq_tasks.store.query import JobLister
-from regiq_tasks.store.record import record_from_flat_json, record_from_hash
+from regiq_tasks.store.record import as_text, record_from_flat_json, record_from_hash
 from regiq_tasks.store.scripts import LuaScript, execute
 
 __all__ = ["Change", "LiveStore", "index_member"]
@@ -52,7 +58,8 @@ class Change:
     set: dict[str, Any] = field(default_factory=dict)
     fill: dict[str, Any] = field(default_factory=dict)
     event: bool = True
-    reap_cutoff: float | None = None
+    reap_cutoff: float | None = None  # a reap: only while the heartbeat is older than this
+    reap_queued: bool = False  # a reap: only while the job is queued and not accepted
     pipeline_id: str | None = None  # set on publish/start: a cancelled pipeline wins
     on_result: Callable[[str, bool], None] | None = None
     notify: bool = False  # a final change: the job_finished hooks hear of it once applied
@@ -67,6 +74,13 @@ class Change:
         if self.status:
             data["status"] = self.status
         return dumps_compact(data)
+
+
+def _reap_guard(change: Change) -> str:
+    """apply.lua's ARGV[6]: the heartbeat cutoff of a reap, ``queued``, or nothing."""
+    if change.reap_queued:
+        return "queued"
+    return "" if change.reap_cutoff is None else repr(change.reap_cutoff)
 
 
 def bare_script(name: str) -> str:
@@ -115,7 +129,7 @@ class LiveStore:
             keys=keys,
             args=[k.prefix, change.job_id, change.status, self.events_maxlen,
                   change.event_data() if change.event else "",
-                  "" if change.reap_cutoff is None else repr(change.reap_cutoff),
+                  _reap_guard(change),
                   len(pairs_set) // 2, change.message or "", change.plan or "",
                   change.pipeline_id or "", *pairs_set, *pairs_fill],
             client=client)
@@ -219,6 +233,23 @@ class LiveStore:
         """Running jobs without a heartbeat for ``lost_after`` s, and the cutoff used."""
         raw = self._stale(keys=[self.keys.running], args=[lost_after, count])
         return float(raw[0]), [x.decode() for x in raw[1:]]
+
+    def queued_before(self, created_before: float,
+                      count: int = 500) -> list[tuple[str, str | None]]:
+        """Queued jobs created before ``created_before`` that no worker has accepted (no
+        entry in the running set), oldest first, each with the queue it was sent to."""
+        bound = "(" + index_member_us(int(created_before * 1_000_000))
+        members = self.client.zrangebylex(self.keys.index("status", "queued"), "-", bound,
+                                          start=0, num=count)
+        ids = [split_index_member(as_text(m))[1] for m in members]
+        pipe = self.client.pipeline(transaction=False)
+        for job_id in ids:
+            pipe.hget(self.keys.job(job_id), "queue")
+            pipe.zscore(self.keys.running, job_id)
+        answers = pipe.execute() if ids else []
+        return [(job_id, as_text(queue) if queue is not None else None)
+                for job_id, queue, accepted in zip(ids, answers[::2], answers[1::2])
+                if accepted is None]
 
     def expire_due(self, count: int = 1000) -> int:
         """Drop archived jobs whose live TTL is over; returns how many."""

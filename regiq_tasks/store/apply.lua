@@ -2,8 +2,9 @@
 -- KEYS: 1 job hash, 2 events stream, 3 archive stream, 4 running zset,
 --       5 (optional) the pipeline's cancel record: queued/running become cancelled
 -- ARGV: 1 key prefix (of the index keys, see keyspace()), 2 job id, 3 new status or '',
---       4 events maxlen, 5 event data JSON or '' (no event), 6 reap cutoff or '' (only
---       apply while the job's heartbeat is older than this), 7 number of "set" pairs N,
+--       4 events maxlen, 5 event data JSON or '' (no event), 6 reap guard or '': a cutoff
+--       (only apply while the job's heartbeat is older than this) or 'queued' (only while
+--       the job is queued and no worker accepted it), 7 number of "set" pairs N,
 --       8 the job's task message to keep for a retry or '' (the queued change; kept even
 --       when the job already ended, as a fast job's queued change lands after its end),
 --       9 the job's plan entry (pipelines/plan.py) or '', 10 the pipeline id or '' (on publish
@@ -39,7 +40,9 @@ if status and FINAL[status] then
   return {status, cur.cancel_requested or ''}
 end
 if not status and new == '' then return {'', ''} end
-if ARGV[6] ~= '' then
+if ARGV[6] == 'queued' then
+  if status ~= 'queued' or redis.call('ZSCORE', KEYS[4], id) then return {status or '', ''} end
+elseif ARGV[6] ~= '' then
   if not status then redis.call('ZREM', KEYS[4], id) return {'', ''} end
   local beat = redis.call('ZSCORE', KEYS[4], id)
   if not beat or tonumber(beat) > tonumber(ARGV[6]) then return {status or '', ''} end

@@ -179,6 +179,7 @@ RELAY_LOCK = "live-relay"  # lease name (``P lock:live-relay``) of the one live 
 ARCHIVER_LOCK = "archiver"  # lease names (``P lock:<name>``) of the housekeeping duties
 REAPER_LOCK = "reaper"  # the lost-job reaper (and the duties that keep its pace)
 EXPIRY_LOCK = "expiry"  # live-store expiry of archived jobs
+VANISHED_LOCK = "vanished"  # queued jobs whose message the broker no longer holds
 METRICS_LOCK = "metrics"  # the metrics snapshot duty
 WATCH_LOCK = "alert-watch"  # the resource alerts' evaluation
 RETENTION_LOCK = "history-retention"  # deleting history rows past the retention
