@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,12 @@ import redis
 from celery import Celery
 
 from regiq_tasks import get_history, get_job
+from regiq_tasks.housekeeping.vanished import check_vanished
+from regiq_tasks.metrics.broker import consumer_cache
 from regiq_tasks.store import Change, LiveStore
 from regiq_tasks.store.keys import Keys
 from regiq_tasks.tracking.tracker import get_tracker
+from tests.fixtures.ports import free_port
 from tests.fixtures.redis_server import RedisServer
 from tests.fixtures.waiting import wait_for
 
@@ -131,3 +135,19 @@ def test_only_a_queued_job_no_worker_accepted_is_judged_and_ended(
     assert store.apply_many(lost) == [("lost", False), ("queued", False),
                                       ("running", False), ("", False)]
     assert store.get("unknown") is None
+
+
+def test_with_the_broker_unreachable_nothing_is_judged_lost(
+        make_app: Callable[..., Celery], caplog: pytest.LogCaptureFixture) -> None:
+    # Given a job queued long ago on a queue a worker was last seen consuming, and a
+    # broker that refuses connections
+    app = make_app(broker_url=f"redis://127.0.0.1:{free_port()}/0", message_lost_after=1)
+    tracker = get_tracker(app)
+    tracker.store.apply(Change("old", "queued", fill={"id": "old", "name": "t.add",
+                                                      "queue": "q", "created_at": 100.0}))
+    cache = consumer_cache(app)
+    cache._counts, cache._at = {"q": 1}, time.monotonic() + 3600  # as a broadcast had left it
+    # When two passes run, then the job is still queued, and the log says why
+    assert check_vanished(tracker) == 0 and check_vanished(tracker) == 0
+    assert status_of(app, "old") == "queued"
+    assert "cannot search the broker" in caplog.text

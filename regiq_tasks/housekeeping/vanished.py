@@ -75,6 +75,16 @@ def held(connection: Any, queues: list[str], job_ids: list[str]) -> set[str] | N
     return {x.decode() if isinstance(x, bytes) else str(x) for x in found}
 
 
+def _ask_broker(tracker: Tracker, queues: list[str], job_ids: list[str]) -> set[str] | None:
+    """:func:`held` on the app's kept broker connection; None (logged) when the broker
+    cannot be reached: nothing is judged then."""
+    try:
+        return broker_reader(tracker.app).use(partial(held, queues=queues, job_ids=job_ids))
+    except Exception as exc:  # kombu's and the transport's errors alike
+        logger.warning("regiq: cannot search the broker for queued jobs' messages: %s", exc)
+        return None
+
+
 def check_vanished(tracker: Tracker) -> int:
     """One pass: end ``lost`` the queued jobs whose message was missing in two passes;
     returns how many."""
@@ -85,8 +95,7 @@ def check_vanished(tracker: Tracker) -> int:
     # which queues live workers consume (a broadcast, cached): asked only when needed
     consumed = sorted(consumer_cache(tracker.app).get() or {}) if candidates else []
     ids = [job_id for job_id, queue in candidates if queue in consumed]
-    found = broker_reader(tracker.app).use(partial(held, queues=consumed, job_ids=ids)) \
-        if ids else None
+    found = _ask_broker(tracker, consumed, ids) if ids else None
     if found is None:
         seen.clear()
         return 0
