@@ -22,7 +22,7 @@ import redis
 from celery import Celery
 
 from regiq_tasks import get_history, get_job
-from regiq_tasks.housekeeping.vanished import check_vanished
+from regiq_tasks.housekeeping.vanished import CANDIDATES, _candidates, check_vanished
 from regiq_tasks.metrics.broker import consumer_cache
 from regiq_tasks.store import Change, LiveStore
 from regiq_tasks.store.keys import Keys
@@ -127,8 +127,9 @@ def test_only_a_queued_job_no_worker_accepted_is_judged_and_ended(
                       queued("new", 200.0)])
     client.zadd(Keys("v:").running, {"accepted": 150.0})  # a worker's accept mark
     # the candidates: queued before the cutoff, not accepted, oldest first, with the queue
-    assert store.queued_before(150.0) == [("old", "q")]
-    assert store.queued_before(300.0) == [("old", "q"), ("new", "q")]
+    assert store.queued_before(150.0) == (2, [("old", "q")])
+    assert store.queued_before(300.0) == (3, [("old", "q"), ("new", "q")])
+    assert store.queued_before(300.0, count=1, start=1) == (1, [])  # paged
     # the guarded change ends only a job that is still queued and unaccepted
     lost = [Change(job_id, "lost", set={"finished_at": 300.0}, reap_queued=True)
             for job_id in ("old", "accepted", "ran", "unknown")]
@@ -151,3 +152,17 @@ def test_with_the_broker_unreachable_nothing_is_judged_lost(
     assert check_vanished(tracker) == 0 and check_vanished(tracker) == 0
     assert status_of(app, "old") == "queued"
     assert "cannot search the broker" in caplog.text
+
+
+def test_old_jobs_on_a_queue_nobody_consumes_do_not_hide_the_others(
+        make_app: Callable[..., Celery]) -> None:
+    app = make_app()
+    tracker = get_tracker(app)
+    idle = [Change(f"idle-{i}", "queued", fill={"id": f"idle-{i}", "name": "t.add",
+                                                 "queue": "idle", "created_at": 100.0 + i})
+            for i in range(CANDIDATES + 100)]
+    tracker.store.apply_many([*idle, Change("mine", "queued", fill={
+        "id": "mine", "name": "t.add", "queue": "q", "created_at": 1000.0})])
+    cache = consumer_cache(app)
+    cache._counts, cache._at = {"q": 1}, time.monotonic() + 3600  # as a broadcast had left it
+    assert _candidates(tracker, 2000.0) == (["q"], ["mine"])

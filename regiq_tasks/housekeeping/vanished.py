@@ -39,7 +39,8 @@ logger = logging.getLogger(__name__)
 # messages a pass reads at most (lists and unacknowledged, in one script: Redis waits for
 # it, about 8 us per Celery message of 2.4 kB, so 40 ms at this limit; docs/benchmarks.md)
 SCAN_LIMIT = 5_000
-CANDIDATES = 500  # queued jobs a pass looks at, oldest first
+CANDIDATES = 500  # queued jobs a pass judges at most, oldest first
+PAGES = 10  # pages of CANDIDATES queued jobs a pass reads at most to find them
 _HOLDS = bare_script("broker_holds.lua")
 # job id -> when a pass first found its message missing, per tracker
 _missing: weakref.WeakKeyDictionary[Tracker, dict[str, float]] = weakref.WeakKeyDictionary()
@@ -85,16 +86,28 @@ def _ask_broker(tracker: Tracker, queues: list[str], job_ids: list[str]) -> set[
         return None
 
 
+def _candidates(tracker: Tracker, created_before: float) -> tuple[list[str], list[str]]:
+    """The queues live workers consume, and up to CANDIDATES of the jobs queued on them
+    before ``created_before``, oldest first (read a page at a time, at most PAGES pages:
+    old jobs on queues nobody consumes do not hide the others)."""
+    consumed: list[str] | None = None
+    ids: list[str] = []
+    for page in range(PAGES):
+        read, jobs = tracker.store.queued_before(created_before, CANDIDATES, page * CANDIDATES)
+        if jobs and consumed is None:  # a broadcast (cached): asked only when needed
+            consumed = sorted(consumer_cache(tracker.app).get() or {})
+        ids += [job_id for job_id, queue in jobs if queue in (consumed or ())]
+        if read < CANDIDATES or len(ids) >= CANDIDATES or not consumed:
+            break
+    return consumed or [], ids[:CANDIDATES]
+
+
 def check_vanished(tracker: Tracker) -> int:
     """One pass: end ``lost`` the queued jobs whose message was missing in two passes;
     returns how many."""
     now = time.time()
     seen = _missing.setdefault(tracker, {})
-    candidates = tracker.store.queued_before(now - tracker.settings.message_lost_after,
-                                             CANDIDATES)
-    # which queues live workers consume (a broadcast, cached): asked only when needed
-    consumed = sorted(consumer_cache(tracker.app).get() or {}) if candidates else []
-    ids = [job_id for job_id, queue in candidates if queue in consumed]
+    consumed, ids = _candidates(tracker, now - tracker.settings.message_lost_after)
     found = _ask_broker(tracker, consumed, ids) if ids else None
     if found is None:
         seen.clear()

@@ -234,22 +234,23 @@ class LiveStore:
         raw = self._stale(keys=[self.keys.running], args=[lost_after, count])
         return float(raw[0]), [x.decode() for x in raw[1:]]
 
-    def queued_before(self, created_before: float,
-                      count: int = 500) -> list[tuple[str, str | None]]:
-        """Queued jobs created before ``created_before`` that no worker has accepted (no
-        entry in the running set), oldest first, each with the queue it was sent to."""
+    def queued_before(self, created_before: float, count: int = 500,
+                      start: int = 0) -> tuple[int, list[tuple[str, str | None]]]:
+        """Up to ``count`` of the queued jobs created before ``created_before``, oldest
+        first from the ``start``-th: how many were read, and of them those that no worker
+        has accepted (no entry in the running set), each with the queue it was sent to."""
         bound = "(" + index_member_us(int(created_before * 1_000_000))
         members = self.client.zrangebylex(self.keys.index("status", "queued"), "-", bound,
-                                          start=0, num=count)
+                                          start=start, num=count)
         ids = [split_index_member(as_text(m))[1] for m in members]
         pipe = self.client.pipeline(transaction=False)
         for job_id in ids:
             pipe.hget(self.keys.job(job_id), "queue")
             pipe.zscore(self.keys.running, job_id)
         answers = pipe.execute() if ids else []
-        return [(job_id, as_text(queue) if queue is not None else None)
-                for job_id, queue, accepted in zip(ids, answers[::2], answers[1::2])
-                if accepted is None]
+        return len(ids), [(job_id, as_text(queue) if queue is not None else None)
+                          for job_id, queue, accepted in zip(ids, answers[::2], answers[1::2])
+                          if accepted is None]
 
     def expire_due(self, count: int = 1000) -> int:
         """Drop archived jobs whose live TTL is over; returns how many."""
