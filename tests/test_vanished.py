@@ -166,3 +166,15 @@ def test_old_jobs_on_a_queue_nobody_consumes_do_not_hide_the_others(
     cache = consumer_cache(app)
     cache._counts, cache._at = {"q": 1}, time.monotonic() + 3600  # as a broadcast had left it
     assert _candidates(tracker, 2000.0) == (["q"], ["mine"])
+
+
+def test_on_rabbitmq_nothing_is_searched_or_broadcast(make_app: Callable[..., Celery]) -> None:
+    """RabbitMQ gives a dead consumer's messages back itself (no connection is made)."""
+    app = make_app(broker_url="amqp://guest:guest@127.0.0.1:5672//", message_lost_after=1)
+    tracker = get_tracker(app)
+    tracker.store.apply(Change("old", "queued", fill={"id": "old", "name": "t.add",
+                                                      "queue": "q", "created_at": 100.0}))
+    assert check_vanished(tracker) == 0 and check_vanished(tracker) == 0
+    assert status_of(app, "old") == "queued"
+    cache = consumer_cache(app)
+    assert not cache._refreshing and cache._at == 0.0  # no broadcast was asked for

@@ -86,12 +86,20 @@ def _ask_broker(tracker: Tracker, queues: list[str], job_ids: list[str]) -> set[
         return None
 
 
+def redis_broker(app: Any) -> bool:
+    """Whether the app's broker is kombu's Redis transport (Sentinel included)."""
+    with app.connection_for_read() as connection:  # not connected: the transport's name
+        return bool(connection.transport.driver_type == "redis")
+
+
 def _candidates(tracker: Tracker, created_before: float) -> tuple[list[str], list[str]]:
     """The queues live workers consume, and up to CANDIDATES of the jobs queued on them
     before ``created_before``, oldest first (read a page at a time, at most PAGES pages:
     old jobs on queues nobody consumes do not hide the others)."""
     consumed: list[str] | None = None
     ids: list[str] = []
+    if not redis_broker(tracker.app):
+        return [], []
     for page in range(PAGES):
         read, jobs = tracker.store.queued_before(created_before, CANDIDATES, page * CANDIDATES)
         if jobs and consumed is None:  # a broadcast (cached): asked only when needed
