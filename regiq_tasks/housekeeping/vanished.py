@@ -53,12 +53,13 @@ def check_interval(settings: Any) -> float:
 
 def held(connection: Any, queues: list[str], job_ids: list[str]) -> set[str] | None:
     """Which of ``job_ids`` a message in ``queues`` or among the unacknowledged ones on
-    this kombu connection still names; None when the transport is not Redis or the
-    queues hold too many messages to read now."""
+    this kombu connection still names; None when the channel is not kombu's Redis one
+    (:func:`redis_broker` has asked already) or the queues hold too many messages to
+    read now."""
     channel = connection.default_channel
     q_for_pri = getattr(channel, "_q_for_pri", None)
     unacked = getattr(channel, "unacked_key", None)
-    if connection.transport.driver_type != "redis" or q_for_pri is None or not unacked:
+    if q_for_pri is None or not unacked:
         return None
     prefix = getattr(channel, "global_keyprefix", "") or ""
     keys = [prefix + q_for_pri(queue, step) for queue in queues for step in channel.priority_steps]

@@ -7,8 +7,11 @@
 -- nothing can be judged missing).
 local limit = tonumber(ARGV[1])
 local lists, hash = #KEYS - 1, KEYS[#KEYS]
-local total = redis.call('HLEN', hash)
-for i = 1, lists do total = total + redis.call('LLEN', KEYS[i]) end
+local total, lengths = redis.call('HLEN', hash), {}
+for i = 1, lists do
+  lengths[i] = redis.call('LLEN', KEYS[i])
+  total = total + lengths[i]
+end
 if total > limit then return -1 end
 local wanted, held, unreadable = {}, {}, 0
 for i = 2, #ARGV do wanted[ARGV[i]] = true end
@@ -28,8 +31,7 @@ local function look(message)
 end
 local CHUNK = 1000
 for i = 1, lists do
-  local n = redis.call('LLEN', KEYS[i])
-  for start = 0, n - 1, CHUNK do
+  for start = 0, lengths[i] - 1, CHUNK do
     for _, message in ipairs(redis.call('LRANGE', KEYS[i], start, start + CHUNK - 1)) do
       look(message)
     end
